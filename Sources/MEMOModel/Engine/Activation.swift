@@ -1,0 +1,121 @@
+import CDNNL
+
+/// A 64-byte aligned float buffer owned by the engine and reused across steps (no allocation
+/// or page faults in the training loop once the shapes have been seen).
+final class FloatBuffer {
+    let count: Int
+    let pointer: UnsafeMutablePointer<Float>
+
+    init(count: Int) {
+        self.count = count
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 16) * 4, alignment: 64)
+        pointer = raw.bindMemory(to: Float.self, capacity: max(count, 16))
+        pointer.initialize(repeating: 0, count: max(count, 16))
+    }
+
+    deinit { pointer.deallocate() }
+
+    var raw: UnsafeMutableRawPointer { UnsafeMutableRawPointer(pointer) }
+
+    func zero() { pointer.update(repeating: 0, count: count) }
+}
+
+/// Shape of an image batch, NCHW in logical order.
+public struct BatchShape: Hashable, CustomStringConvertible, Sendable {
+    public var n: Int, c: Int, h: Int, w: Int
+    public init(n: Int, c: Int, h: Int, w: Int) { self.n = n; self.c = c; self.h = h; self.w = w }
+    public var count: Int { n * c * h * w }
+    public var description: String { "[\(n), \(c), \(h), \(w)]" }
+}
+
+/// An activation batch in one of the engine's two layouts.
+///
+/// - `plain`: NCHW, used for the network input.
+/// - `blocked`: oneDNN's `nChw16c` (or `nChw8c`, see `channelBlock`), i.e. [N][C/B][H][W][B];
+///   every activation after the first convolution has a multiple of 16 channels and stays in
+///   this layout.
+final class Activation {
+    enum Layout { case plain, blocked }
+    let shape: BatchShape
+    let layout: Layout
+    let buffer: FloatBuffer
+
+    init(shape: BatchShape, layout: Layout) {
+        precondition(layout == .plain || shape.c % channelBlock == 0, "blocked layout needs channels % \(channelBlock) == 0, got \(shape)")
+        self.shape = shape
+        self.layout = layout
+        self.buffer = FloatBuffer(count: shape.count)
+    }
+
+    var pointer: UnsafeMutablePointer<Float> { buffer.pointer }
+    var raw: UnsafeMutableRawPointer { buffer.raw }
+
+    var md: dnnl_memory_desc_t {
+        memoryDesc([shape.n, shape.c, shape.h, shape.w], layout == .plain ? dnnl_nchw : blockedTag)
+    }
+
+    /// Copies out as a plain NCHW tensor (for tests, checkpoints and inspection).
+    func toTensor() -> Tensor {
+        var out = [Float](repeating: 0, count: shape.count)
+        let s = shape
+        out.withUnsafeMutableBufferPointer { dst in
+            switch layout {
+            case .plain:
+                dst.baseAddress!.update(from: pointer, count: s.count)
+            case .blocked:
+                let hw = s.h * s.w, b = channelBlock
+                for n in 0..<s.n {
+                    for c in 0..<s.c {
+                        let src = pointer + ((n * (s.c / b) + c / b) * hw) * b + c % b
+                        let d = dst.baseAddress! + (n * s.c + c) * hw
+                        for i in 0..<hw { d[i] = src[i * b] }
+                    }
+                }
+            }
+        }
+        return Tensor(shape: [s.n, s.c, s.h, s.w], data: out)
+    }
+
+    /// Fills from a plain NCHW tensor of the same shape.
+    func load(_ t: Tensor) {
+        precondition(t.shape == [shape.n, shape.c, shape.h, shape.w], "shape \(t.shape) vs \(shape)")
+        let s = shape
+        t.data.withUnsafeBufferPointer { src in
+            switch layout {
+            case .plain:
+                pointer.update(from: src.baseAddress!, count: s.count)
+            case .blocked:
+                let hw = s.h * s.w, b = channelBlock
+                for n in 0..<s.n {
+                    for c in 0..<s.c {
+                        let d = pointer + ((n * (s.c / b) + c / b) * hw) * b + c % b
+                        let sp = src.baseAddress! + (n * s.c + c) * hw
+                        for i in 0..<hw { d[i * b] = sp[i] }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A small per-layer cache of shape-specific state (primitives and buffers), keyed by the input
+/// shape and mode. Training and evaluation use a handful of batch sizes (full batch, last partial
+/// batch, evaluation batch), so a few entries suffice; the oldest is dropped beyond `capacity`.
+struct PlanCache<Key: Hashable, Plan> {
+    private var keys: [Key] = []
+    private var plans: [Key: Plan] = [:]
+    let capacity: Int
+
+    init(capacity: Int = 4) { self.capacity = capacity }
+
+    mutating func get(_ key: Key, make: () -> Plan) -> Plan {
+        if let p = plans[key] { return p }
+        let p = make()
+        plans[key] = p
+        keys.append(key)
+        if keys.count > capacity { plans[keys.removeFirst()] = nil }
+        return p
+    }
+
+    mutating func removeAll() { keys.removeAll(); plans.removeAll() }
+}

@@ -1,0 +1,156 @@
+import CDNNL
+
+/// A thin, typed layer over oneDNN's C API (Debian libdnnl 2.6): one CPU engine and stream for
+/// the process, primitives that free themselves, and memory descriptors for the two activation
+/// layouts the engine uses: plain `nchw` for the network input and oneDNN's blocked `nChw16c`/`nChw8c`
+/// (channel blocks of 16 or 8, see `channelBlock`) for every activation after the first convolution, kept from layer to
+/// layer so no reorders happen between layers.
+///
+/// oneDNN runs its own OpenMP thread pool (OMP_NUM_THREADS, default: all cores); nothing else in
+/// the engine starts threads beside it. All calls are synchronous (the stream is waited on).
+public enum DNNLError: Error, CustomStringConvertible {
+    case call(String, String)
+
+    public var description: String {
+        switch self {
+        case let .call(what, status): return "oneDNN: \(what) failed: \(status)"
+        }
+    }
+}
+
+@inline(__always)
+func dnnlCheck(_ status: dnnl_status_t, _ what: @autoclosure () -> String) {
+    if status != dnnl_success {
+        let text = String(cString: dnnl_status2str(status))
+        preconditionFailure("oneDNN: \(what()) failed: \(text)")
+    }
+}
+
+/// The process-wide oneDNN CPU engine and stream.
+final class DNNLContext: @unchecked Sendable {
+    static let shared = DNNLContext()
+    let engine: dnnl_engine_t
+    let stream: dnnl_stream_t
+
+    private init() {
+        var e: dnnl_engine_t?
+        dnnlCheck(dnnl_engine_create(&e, dnnl_cpu, 0), "engine_create")
+        engine = e!
+        var s: dnnl_stream_t?
+        dnnlCheck(dnnl_stream_create(&s, engine, dnnl_stream_default_flags.rawValue), "stream_create")
+        stream = s!
+    }
+}
+
+/// Channel block of the engine's activation layout: 16 (`nChw16c`) where oneDNN runs AVX-512
+/// kernels, 8 (`nChw8c`) on AVX2-only CPUs. Using the block its JIT kernels expect keeps oneDNN
+/// off its slow reference implementations.
+let channelBlock: Int = {
+    let isa = dnnl_get_effective_cpu_isa().rawValue
+    let avx512 = dnnl_cpu_isa_avx512_core.rawValue
+    return isa & avx512 == avx512 ? 16 : 8
+}()
+
+/// The blocked activation format tag for `channelBlock`.
+var blockedTag: dnnl_format_tag_t { channelBlock == 16 ? dnnl_nChw16c : dnnl_nChw8c }
+
+/// Short description of the CPU path, for logs and the benchmark.
+public var engineDescription: String {
+    "oneDNN \(dnnl_version().pointee.major).\(dnnl_version().pointee.minor).\(dnnl_version().pointee.patch), "
+        + "activations nChw\(channelBlock)c"
+}
+
+/// A memory descriptor built from dims and a format tag.
+func memoryDesc(_ dims: [Int], _ tag: dnnl_format_tag_t) -> dnnl_memory_desc_t {
+    var md = dnnl_memory_desc_t()
+    let d = dims.map { Int64($0) }
+    dnnlCheck(dnnl_memory_desc_init_by_tag(&md, Int32(d.count), d, dnnl_f32, tag), "memory_desc_init \(dims)")
+    return md
+}
+
+func memoryDescSize(_ md: dnnl_memory_desc_t) -> Int {
+    var m = md
+    return dnnl_memory_desc_get_size(&m)
+}
+
+func memoryDescEqual(_ a: dnnl_memory_desc_t, _ b: dnnl_memory_desc_t) -> Bool {
+    var x = a, y = b
+    return dnnl_memory_desc_equal(&x, &y) != 0
+}
+
+/// A primitive descriptor and its primitive, destroyed together.
+final class Primitive {
+    let pd: dnnl_primitive_desc_t
+    let primitive: dnnl_primitive_t
+
+    /// Creates from an op descriptor (conv, batch norm, ...). `hint` is the forward primitive
+    /// descriptor for backward primitives.
+    init<Desc>(_ desc: inout Desc, hint: Primitive? = nil, what: String) {
+        var pd: dnnl_primitive_desc_t?
+        let status = withUnsafePointer(to: &desc) {
+            dnnl_primitive_desc_create(&pd, UnsafeRawPointer($0), nil, DNNLContext.shared.engine, hint?.pd)
+        }
+        dnnlCheck(status, "primitive_desc_create(\(what))")
+        self.pd = pd!
+        var p: dnnl_primitive_t?
+        dnnlCheck(dnnl_primitive_create(&p, self.pd), "primitive_create(\(what))")
+        self.primitive = p!
+    }
+
+    /// A reorder between two memory descriptors.
+    init(reorderFrom src: dnnl_memory_desc_t, to dst: dnnl_memory_desc_t) {
+        var s = src, d = dst
+        let engine = DNNLContext.shared.engine
+        var pd: dnnl_primitive_desc_t?
+        dnnlCheck(dnnl_reorder_primitive_desc_create(&pd, &s, engine, &d, engine, nil), "reorder pd")
+        self.pd = pd!
+        var p: dnnl_primitive_t?
+        dnnlCheck(dnnl_primitive_create(&p, self.pd), "reorder primitive")
+        self.primitive = p!
+    }
+
+    deinit {
+        dnnl_primitive_destroy(primitive)
+        dnnl_primitive_desc_destroy(pd)
+    }
+
+    func md(_ what: dnnl_query_t, _ index: Int32 = 0) -> dnnl_memory_desc_t {
+        dnnl_primitive_desc_query_md(pd, what, index)!.pointee
+    }
+
+    /// Implementation name chosen by oneDNN (e.g. "jit:avx512_core"), for benchmarks and logs.
+    var implementation: String {
+        var s: UnsafePointer<CChar>?
+        _ = dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &s)
+        return s.map { String(cString: $0) } ?? "?"
+    }
+
+    /// Executes with (argument id, memory descriptor, data pointer) triples and waits.
+    func execute(_ args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)]) {
+        let ctx = DNNLContext.shared
+        var mems: [dnnl_memory_t] = []
+        mems.reserveCapacity(args.count)
+        var execArgs: [dnnl_exec_arg_t] = []
+        execArgs.reserveCapacity(args.count)
+        for (arg, md, ptr) in args {
+            var m: dnnl_memory_t?
+            var desc = md
+            dnnlCheck(dnnl_memory_create(&m, &desc, ctx.engine, ptr), "memory_create")
+            mems.append(m!)
+            execArgs.append(dnnl_exec_arg_t(arg: arg, memory: m!))
+        }
+        dnnlCheck(dnnl_primitive_execute(primitive, ctx.stream, Int32(execArgs.count), execArgs), "execute")
+        dnnlCheck(dnnl_stream_wait(ctx.stream), "stream_wait")
+        for m in mems { dnnl_memory_destroy(m) }
+    }
+}
+
+/// Row-major single-precision GEMM through oneDNN: C = alpha * op(A) * op(B) + beta * C.
+@inline(__always)
+func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+           a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+           beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    let status = dnnl_sgemm(transA ? 84 : 78, transB ? 84 : 78, Int64(m), Int64(n), Int64(k), alpha,
+                            a, Int64(lda), b, Int64(ldb), beta, c, Int64(ldc))
+    dnnlCheck(status, "sgemm \(m)x\(n)x\(k)")
+}
