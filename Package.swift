@@ -32,12 +32,12 @@ let package = Package(
         .executableTarget(
             name: "memo-train",
             dependencies: ["MEMOModel", .product(name: "ArgumentParser", package: "swift-argument-parser")],
-            swiftSettings: release
+            swiftSettings: release + [.swiftLanguageMode(.v5)]
         ),
         .executableTarget(
             name: "memo-infer",
             dependencies: ["MEMOModel", .product(name: "ArgumentParser", package: "swift-argument-parser")],
-            swiftSettings: release
+            swiftSettings: release + [.swiftLanguageMode(.v5)]
         ),
         .testTarget(
             name: "MEMOModelTests",

@@ -1,0 +1,79 @@
+import Foundation
+
+/// Throughput of the engine on MEMO's network, as `memo-train bench` reports it: training steps
+/// (forward + backward + SGD) at a batch size with K specialized blocks in MEMO's stage-K state
+/// (old blocks frozen and in eval mode, generalized blocks trainable as with `--train_base`),
+/// and inference (forward only, every BN in eval mode).
+public struct BenchmarkResult: Sendable {
+    public var backbone: Backbone
+    public var blocks: Int
+    public var trainImagesPerSecond: [Double]
+    public var inferenceImagesPerSecond: [Double]
+
+    public var trainMedian: Double { median(trainImagesPerSecond) }
+    public var inferenceMedian: Double { median(inferenceImagesPerSecond) }
+}
+
+func median(_ v: [Double]) -> Double {
+    guard !v.isEmpty else { return 0 }
+    let s = v.sorted()
+    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+}
+
+/// Peak resident memory of this process in bytes (VmHWM), 0 where /proc is unavailable.
+public func peakResidentBytes() -> Int {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+    for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+        let kb = line.split(separator: " ").compactMap { Int($0) }.first ?? 0
+        return kb * 1024
+    }
+    return 0
+}
+
+/// Runs the benchmark for one K. Each repeat times `steps` training steps and `steps`
+/// inference batches after one warm-up step (which builds the primitives).
+public func runBenchmark(backbone: Backbone, blocks: Int, trainBatch: Int = 128, inferenceBatch: Int = 256,
+                         steps: Int = 5, repeats: Int = 3, classesPerStage: Int = 10) -> BenchmarkResult {
+    var rng = MEMORandom(seed: 1)
+    let net = MEMONetwork(backbone: backbone, rng: &rng)
+    for _ in 0..<blocks { net.addStage(newClasses: classesPerStage, rng: &rng) }
+    net.configureTraining(trainBase: true, trainAdaptive: false)
+    let sgd = SGD(learningRate: 0.01, weightDecay: 2e-4)
+    let params = net.trainableParameters().map { $0.1 }
+    var input = [Float](repeating: 0, count: max(trainBatch, inferenceBatch) * 3 * 32 * 32)
+    for i in 0..<input.count { input[i] = Float(rng.normal()) }
+    let labels = (0..<trainBatch).map { $0 % net.classCount }
+    let known = net.classCount - classesPerStage
+    let auxLabels = labels.map { $0 >= known ? $0 - known + 1 : 0 }
+    var dLogits = [Float](repeating: 0, count: trainBatch * net.classCount)
+    var dAux = [Float](repeating: 0, count: trainBatch * net.auxClassCount)
+
+    func trainStep() {
+        input.withUnsafeBufferPointer { net.forward($0.baseAddress!, count: trainBatch, training: true) }
+        net.logits.withUnsafeBufferPointer { l in dLogits.withUnsafeMutableBufferPointer {
+            _ = softmaxCrossEntropy(logits: l.baseAddress!, rows: trainBatch, classes: net.classCount,
+                                    labels: labels, gradient: $0.baseAddress!) } }
+        net.auxLogits.withUnsafeBufferPointer { l in dAux.withUnsafeMutableBufferPointer {
+            _ = softmaxCrossEntropy(logits: l.baseAddress!, rows: trainBatch, classes: net.auxClassCount,
+                                    labels: auxLabels, gradient: $0.baseAddress!) } }
+        net.backward(dLogits: dLogits, dAuxLogits: blocks > 1 ? dAux : nil)
+        sgd.step(params)
+    }
+    func inferStep() {
+        input.withUnsafeBufferPointer { net.forward($0.baseAddress!, count: inferenceBatch, training: false) }
+    }
+    var train: [Double] = [], infer: [Double] = []
+    trainStep()
+    inferStep()
+    for _ in 0..<repeats {
+        var t0 = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<steps { trainStep() }
+        var dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        train.append(Double(steps * trainBatch) / dt)
+        t0 = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<steps { inferStep() }
+        dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        infer.append(Double(steps * inferenceBatch) / dt)
+    }
+    return BenchmarkResult(backbone: backbone, blocks: blocks, trainImagesPerSecond: train, inferenceImagesPerSecond: infer)
+}
