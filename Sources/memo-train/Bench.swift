@@ -2,14 +2,6 @@ import ArgumentParser
 import Foundation
 import MEMOModel
 
-@main
-struct MEMOTrain: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "memo-train",
-        abstract: "Train MEMO class-incremental learners on the CPU, one HDF5 checkpoint per stage.",
-        subcommands: [Bench.self])
-}
-
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure training and inference images/s of MEMO's network (release builds only).",

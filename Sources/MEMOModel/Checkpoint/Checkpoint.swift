@@ -1,0 +1,279 @@
+import Foundation
+
+/// One stage of a MEMO run in one self-describing HDF5 file (layout: docs/checkpoint-format.md).
+///
+/// Loading reads only data (numbers and strings): nothing in the file is executed. A file without
+/// the format attributes, or of a newer format version, is refused.
+public struct Checkpoint {
+    public static let formatName = "memo-swift-checkpoint"
+    public static let formatVersion: Int64 = 1
+
+    public var config: MEMOConfig
+    public var stage: Int
+    public var datasetName: String
+    public var classNames: [String]
+    public var classOrder: [Int]
+    public var taskSizes: [Int]
+    public var backbone: Backbone
+    /// Every tensor of the network by dotted name.
+    public var tensors: [String: Tensor]
+    public var generalizedState: MEMONetwork.PartState
+    public var specializedStates: [MEMONetwork.PartState]
+    public var memory: ExemplarMemory
+    /// Exemplar images [count, H, W, C] uint8, in `memory.entries` order.
+    public var exemplarImages: [UInt8]
+    public var imageShape: [Int]
+    public var classMeans: [[Float]]
+    public var evaluation: StageEvaluation
+    public var testIndices: [Int]
+    public var testLabels: [Int]
+    public var cnnTopK: [[Int]]
+    public var nmeTopK: [[Int]]
+    public var rngState: [UInt64]
+    public var normalizationMean: [Float]
+    public var normalizationStd: [Float]
+
+    public var classesSeen: Int { taskSizes.reduce(0, +) }
+    public var knownClasses: Int { classesSeen - (taskSizes.last ?? 0) }
+
+    /// File name of a stage inside a run folder.
+    public static func fileName(stage: Int) -> String { String(format: "stage-%02d.h5", stage) }
+}
+
+public enum CheckpointError: Error, CustomStringConvertible {
+    case notACheckpoint(path: String, reason: String)
+    case newerVersion(path: String, version: Int64)
+    case inconsistent(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .notACheckpoint(p, r): return "\(p): not a memo-swift checkpoint (\(r))"
+        case let .newerVersion(p, v):
+            return "\(p): checkpoint format version \(v) is newer than this tool reads (\(Checkpoint.formatVersion))"
+        case let .inconsistent(p, r): return "\(p): \(r)"
+        }
+    }
+}
+
+extension Checkpoint {
+    /// Captures a trainer after a finished stage.
+    public init(trainer: MEMOTrainer, result: StageResult) {
+        config = trainer.config
+        stage = result.stage
+        datasetName = trainer.dataset.name
+        classNames = trainer.dataset.classNames
+        classOrder = trainer.split.order
+        taskSizes = trainer.network.taskSizes
+        backbone = trainer.backbone
+        tensors = Dictionary(uniqueKeysWithValues: trainer.network.namedParameters().map { ($0.0, $0.1.value) })
+        generalizedState = trainer.network.generalizedState
+        specializedStates = trainer.network.specializedStates
+        memory = trainer.memory
+        let set = trainer.dataset.train
+        imageShape = [set.height, set.width, set.channels]
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(memory.count * set.height * set.width * set.channels)
+        for e in memory.entries { bytes += set.image(e.index) }
+        exemplarImages = bytes
+        classMeans = trainer.classMeans
+        evaluation = result.evaluation
+        testIndices = result.testIndices
+        testLabels = result.testLabels
+        cnnTopK = result.cnnTopK
+        nmeTopK = result.nmeTopK
+        rngState = trainer.rng.stateWords
+        normalizationMean = trainer.dataset.mean
+        normalizationStd = trainer.dataset.std
+    }
+
+    /// Writes the checkpoint atomically (temporary file in the same folder, fsync, rename).
+    public func write(to path: String) throws {
+        try writeAtomically(to: path) { tmp in
+            let f = try HDF5File.create(tmp)
+            defer { f.close() }
+            try f.setAttribute("format", string: Checkpoint.formatName)
+            try f.setAttribute("format_version", int: Checkpoint.formatVersion)
+            try f.setAttribute("stage", int: Int64(stage))
+            try f.setAttribute("backbone", string: backbone.rawValue)
+            try f.setAttribute("dataset", string: datasetName)
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.sortedKeys]
+            try f.setAttribute("config_json", string: String(decoding: try enc.encode(config), as: UTF8.self))
+            try f.write("dataset/class_names", strings: classNames)
+            try f.write("dataset/class_order", int64s: classOrder.map(Int64.init), shape: [classOrder.count])
+            try f.write("dataset/task_sizes", int64s: taskSizes.map(Int64.init), shape: [taskSizes.count])
+            try f.write("dataset/normalization_mean", floats: normalizationMean, shape: [normalizationMean.count])
+            try f.write("dataset/normalization_std", floats: normalizationStd, shape: [normalizationStd.count])
+            for (name, t) in tensors.sorted(by: { $0.key < $1.key }) {
+                try f.write("model/" + name, floats: t.data, shape: t.shape)
+            }
+            let states = [generalizedState] + specializedStates
+            try f.write("model_state/trainable", int64s: states.map { $0.trainable ? 1 : 0 }, shape: [states.count])
+            try f.write("model_state/batch_statistics", int64s: states.map { $0.batchStatistics ? 1 : 0 }, shape: [states.count])
+            let entries = memory.entries
+            try f.write("memory/train_indices", int64s: entries.map { Int64($0.index) }, shape: [entries.count])
+            try f.write("memory/labels", int64s: entries.map { Int64($0.label) }, shape: [entries.count])
+            try f.write("memory/images", uint8s: exemplarImages, shape: [entries.count] + imageShape, compress: true)
+            let width = classMeans.first?.count ?? 0
+            try f.write("class_means", floats: classMeans.flatMap { $0 }, shape: [classMeans.count, width])
+            try f.setAttribute("evaluation_json", string: String(decoding: try enc.encode(evaluation), as: UTF8.self))
+            try f.write("evaluation/test_indices", int64s: testIndices.map(Int64.init), shape: [testIndices.count])
+            try f.write("evaluation/labels", int64s: testLabels.map(Int64.init), shape: [testLabels.count])
+            let k = cnnTopK.first?.count ?? 0
+            try f.write("evaluation/cnn_topk", int64s: cnnTopK.flatMap { $0.map(Int64.init) }, shape: [cnnTopK.count, k])
+            try f.write("evaluation/nme_topk", int64s: nmeTopK.flatMap { $0.map(Int64.init) }, shape: [nmeTopK.count, k])
+            try f.write("training/rng_state", int64s: rngState.map { Int64(bitPattern: $0) }, shape: [4])
+        }
+    }
+
+    /// Reads and validates a checkpoint.
+    public static func read(_ path: String) throws -> Checkpoint {
+        let f = try HDF5File.open(path)
+        defer { f.close() }
+        guard f.hasAttribute("format"), (try? f.attributeString("format")) == formatName else {
+            throw CheckpointError.notACheckpoint(path: path, reason: "no 'format' attribute '\(formatName)'")
+        }
+        guard f.hasAttribute("format_version") else {
+            throw CheckpointError.notACheckpoint(path: path, reason: "no format version")
+        }
+        let version = try f.attributeInt("format_version")
+        guard version <= formatVersion else { throw CheckpointError.newerVersion(path: path, version: version) }
+        guard version >= 1 else { throw CheckpointError.notACheckpoint(path: path, reason: "format version \(version)") }
+        let configJSON = try f.attributeString("config_json")
+        let config: MEMOConfig
+        do { config = try JSONDecoder().decode(MEMOConfig.self, from: Data(configJSON.utf8)) } catch {
+            throw CheckpointError.inconsistent(path: path, reason: "config_json does not decode: \(error)")
+        }
+        let backboneName = try f.attributeString("backbone")
+        guard let backbone = Backbone(name: backboneName) else {
+            throw CheckpointError.inconsistent(path: path, reason: "unknown backbone '\(backboneName)'")
+        }
+        let stage = Int(try f.attributeInt("stage"))
+        let classNames = try f.readStrings("dataset/class_names")
+        let order = try f.readInt64s("dataset/class_order").values.map(Int.init)
+        let sizes = try f.readInt64s("dataset/task_sizes").values.map(Int.init)
+        guard order.count == classNames.count, Set(order) == Set(0..<classNames.count) else {
+            throw CheckpointError.inconsistent(path: path, reason: "class order is not a permutation of the \(classNames.count) classes")
+        }
+        guard !sizes.isEmpty, sizes.allSatisfy({ $0 > 0 && $0 <= classNames.count }), sizes.reduce(0, +) <= classNames.count,
+              sizes.count == stage + 1 else {
+            throw CheckpointError.inconsistent(path: path, reason: "task sizes \(sizes) do not fit stage \(stage) and \(classNames.count) classes")
+        }
+        // Expected tensor names and shapes come from rebuilding the network of this stage.
+        let reference = try makeNetwork(backbone: backbone, taskSizes: sizes)
+        var tensors: [String: Tensor] = [:]
+        for (name, p) in reference.namedParameters() {
+            let values = try f.readFloats("model/" + name, expectedShape: p.shape)
+            tensors[name] = Tensor(shape: p.shape, data: values)
+        }
+        let trainable = try f.readInt64s("model_state/trainable").values
+        let batchStats = try f.readInt64s("model_state/batch_statistics").values
+        guard trainable.count == sizes.count + 1, batchStats.count == trainable.count else {
+            throw CheckpointError.inconsistent(path: path, reason: "model_state has \(trainable.count) parts, expected \(sizes.count + 1)")
+        }
+        let states = zip(trainable, batchStats).map { MEMONetwork.PartState(batchStatistics: $1 != 0, trainable: $0 != 0) }
+        let memIdx = try f.readInt64s("memory/train_indices").values.map(Int.init)
+        let memLabels = try f.readInt64s("memory/labels").values.map(Int.init)
+        let (images, imageShapeAll) = try f.readUInt8s("memory/images")
+        let classesSeen = sizes.reduce(0, +)
+        guard memIdx.count == memLabels.count, imageShapeAll.count == 4, imageShapeAll[0] == memIdx.count,
+              memLabels.allSatisfy({ $0 >= 0 && $0 < classesSeen }) else {
+            throw CheckpointError.inconsistent(path: path, reason: "exemplar memory datasets disagree in size or labels")
+        }
+        var byClass = [[Int]](repeating: [], count: classesSeen)
+        for (i, y) in zip(memIdx, memLabels) { byClass[y].append(i) }
+        let width = Backbone.featureWidth * sizes.count
+        let means = try f.readFloats("class_means", expectedShape: [classesSeen, width])
+        let evalJSON = try f.attributeString("evaluation_json")
+        let evaluation: StageEvaluation
+        do { evaluation = try JSONDecoder().decode(StageEvaluation.self, from: Data(evalJSON.utf8)) } catch {
+            throw CheckpointError.inconsistent(path: path, reason: "evaluation json does not decode")
+        }
+        let testIdx = try f.readInt64s("evaluation/test_indices").values.map(Int.init)
+        let testLabels = try f.readInt64s("evaluation/labels").values.map(Int.init)
+        func topk(_ name: String) throws -> [[Int]] {
+            let (v, s) = try f.readInt64s(name)
+            guard s.count == 2, s[0] == testIdx.count, s[1] > 0 || s[0] == 0 else {
+                throw CheckpointError.inconsistent(path: path, reason: "\(name) has shape \(s)")
+            }
+            return (0..<s[0]).map { r in v[(r * s[1])..<((r + 1) * s[1])].map(Int.init) }
+        }
+        let rng = try f.readInt64s("training/rng_state").values.map { UInt64(bitPattern: $0) }
+        guard rng.count == 4 else { throw CheckpointError.inconsistent(path: path, reason: "rng state has \(rng.count) words") }
+        let mean = try f.readFloats("dataset/normalization_mean").values
+        let std = try f.readFloats("dataset/normalization_std").values
+        return Checkpoint(
+            config: config, stage: stage, datasetName: try f.attributeString("dataset"), classNames: classNames,
+            classOrder: order, taskSizes: sizes, backbone: backbone, tensors: tensors, generalizedState: states[0],
+            specializedStates: Array(states.dropFirst()), memory: ExemplarMemory(indicesByClass: byClass),
+            exemplarImages: images, imageShape: Array(imageShapeAll.dropFirst()),
+            classMeans: (0..<classesSeen).map { Array(means[($0 * width)..<(($0 + 1) * width)]) },
+            evaluation: evaluation, testIndices: testIdx, testLabels: testLabels, cnnTopK: try topk("evaluation/cnn_topk"),
+            nmeTopK: try topk("evaluation/nme_topk"), rngState: rng, normalizationMean: mean, normalizationStd: std)
+    }
+
+    static func makeNetwork(backbone: Backbone, taskSizes: [Int]) throws -> MEMONetwork {
+        var rng = MEMORandom(seed: 0)
+        let net = MEMONetwork(backbone: backbone, rng: &rng)
+        for s in taskSizes { net.addStage(newClasses: s, rng: &rng) }
+        return net
+    }
+
+    /// Rebuilds the grown network of this stage with its weights and running statistics.
+    public func makeNetwork() throws -> MEMONetwork {
+        let net = try Checkpoint.makeNetwork(backbone: backbone, taskSizes: taskSizes)
+        for (name, p) in net.namedParameters() {
+            guard let t = tensors[name], t.shape == p.shape else {
+                throw CheckpointError.inconsistent(path: "checkpoint", reason: "tensor \(name) missing or of wrong shape")
+            }
+            p.value = t
+        }
+        net.generalizedState = generalizedState
+        net.specializedStates = specializedStates
+        return net
+    }
+
+    /// Parameter counts as the field counts them (weights incl. BN affine, no running statistics).
+    public func parameterCount(prefix: String) -> Int {
+        let net = try? makeNetwork()
+        return net?.namedParameters().filter { $0.0.hasPrefix(prefix) && $0.1.kind == .weight }
+            .reduce(0) { $0 + $1.1.value.count } ?? 0
+    }
+}
+
+extension MEMOTrainer {
+    /// Restores a trainer's state from the checkpoint of its last finished stage (resume).
+    public func restore(from checkpoints: [Checkpoint]) throws {
+        guard let last = checkpoints.last else { return }
+        guard last.config == config else {
+            throw TrainingError.resume("the run's checkpoints were written with a different configuration")
+        }
+        guard last.classOrder == split.order, last.datasetName == dataset.name else {
+            throw TrainingError.resume("the run's checkpoints are of another dataset or class order")
+        }
+        network = try last.makeNetwork()
+        memory = last.memory
+        classMeans = last.classMeans
+        rng = MEMORandom(state: last.rngState)
+        results = checkpoints.map { c in
+            StageResult(stage: c.stage, classesSeen: c.classesSeen, knownClasses: c.knownClasses, evaluation: c.evaluation,
+                        testIndices: c.testIndices, testLabels: c.testLabels, cnnTopK: c.cnnTopK, nmeTopK: c.nmeTopK,
+                        alignGamma: nil, seconds: 0)
+        }
+    }
+}
+
+extension MemoryReport {
+    /// The memory a checkpoint's learner holds, counted from its tensors (BN running statistics
+    /// excluded, as the field counts) and its exemplar memory.
+    public init(checkpoint c: Checkpoint) {
+        func params(_ prefix: String) -> Int {
+            c.tensors.filter { $0.key.hasPrefix(prefix) && !$0.key.hasSuffix("runningMean") && !$0.key.hasSuffix("runningVar") }
+                .reduce(0) { $0 + $1.value.count }
+        }
+        self.init(generalizedParameters: params("generalized."),
+                  specializedParameters: (0..<c.taskSizes.count).map { params("specialized.\($0).") },
+                  fcParameters: params("fc."), auxFCParameters: params("auxFC."),
+                  exemplarCount: c.memory.count, bytesPerExemplar: c.imageShape.reduce(1, *))
+    }
+}

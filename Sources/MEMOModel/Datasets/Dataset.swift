@@ -1,0 +1,165 @@
+import Foundation
+
+/// The datasets memo-swift reads. The raw values are the names `--dataset` accepts.
+public enum DatasetKind: String, CaseIterable, Sendable, Codable {
+    /// Zalando's Fashion-MNIST, gzip'd IDX files (Debian package `dataset-fashion-mnist`).
+    case fashionMNIST = "fashion-mnist"
+    /// CIFAR-100, binary version (`cifar-100-binary/`).
+    case cifar100
+    /// CIFAR-10, binary version (`cifar-10-batches-bin/`).
+    case cifar10
+    /// A folder of PNGs: `DIR/train/<class>/*.png` and `DIR/test/<class>/*.png`.
+    case png
+
+    /// Parses a dataset name, ignoring case, `-` and `_` (`Fashion_MNIST`, `cifar-100`).
+    public static func parse(_ name: String) throws -> DatasetKind {
+        func key(_ s: String) -> String { s.lowercased().filter { $0 != "-" && $0 != "_" } }
+        guard let kind = allCases.first(where: { key($0.rawValue) == key(name) }) else {
+            throw DatasetError.unknownDataset(name)
+        }
+        return kind
+    }
+
+    /// Where the data is read from when no directory is given: Debian's Fashion-MNIST, and
+    /// `./data` for CIFAR (the reference's download folder). A PNG folder has no default.
+    public var defaultDirectory: String? {
+        switch self {
+        case .fashionMNIST: return "/usr/share/datasets/fashion-mnist"
+        case .cifar10, .cifar100: return "data"
+        case .png: return nil
+        }
+    }
+}
+
+/// Why a dataset could not be loaded; each description is one line naming the file or folder.
+public enum DatasetError: Error, CustomStringConvertible, Equatable {
+    case unknownDataset(String)
+    case directoryRequired(DatasetKind)
+    case missingDirectory(path: String)
+    case missingFile(path: String, hint: String?)
+    case cannotRead(path: String, reason: String)
+    case wrongMagic(path: String, expected: UInt32, found: UInt32)
+    case wrongSize(path: String, problem: String)
+    case countMismatch(path: String, expected: Int, found: Int, what: String)
+    case labelOutOfRange(path: String, index: Int, label: Int, classCount: Int)
+    case classNames(path: String, problem: String)
+    case noClasses(path: String)
+    case emptyClass(path: String)
+    case classFoldersDiffer(train: String, test: String, onlyInTrain: [String], onlyInTest: [String])
+    case invalidClassOrder(path: String, problem: String)
+
+    public var description: String {
+        switch self {
+        case let .unknownDataset(name):
+            return "unknown dataset '\(name)' (known: \(DatasetKind.allCases.map(\.rawValue).joined(separator: ", ")))"
+        case let .directoryRequired(kind): return "dataset \(kind.rawValue) needs a data directory (--data-dir)"
+        case let .missingDirectory(path): return "\(path): no such directory"
+        case let .missingFile(path, hint): return "\(path): no such file" + (hint.map { " (\($0))" } ?? "")
+        case let .cannotRead(path, reason): return "\(path): cannot read: \(reason)"
+        case let .wrongMagic(path, expected, found):
+            return "\(path): wrong magic number 0x\(hex(found)), expected 0x\(hex(expected))"
+        case let .wrongSize(path, problem): return "\(path): \(problem)"
+        case let .countMismatch(path, expected, found, what):
+            return "\(path): \(found) \(what), expected \(expected)"
+        case let .labelOutOfRange(path, index, label, classCount):
+            return "\(path): record \(index) has label \(label), outside 0..<\(classCount)"
+        case let .classNames(path, problem): return "\(path): \(problem)"
+        case let .noClasses(path): return "\(path): no class folders"
+        case let .emptyClass(path): return "\(path): class folder holds no .png images"
+        case let .classFoldersDiffer(train, test, onlyTrain, onlyTest):
+            var parts: [String] = []
+            if !onlyTrain.isEmpty { parts.append("only in \(train): \(onlyTrain.joined(separator: ", "))") }
+            if !onlyTest.isEmpty { parts.append("only in \(test): \(onlyTest.joined(separator: ", "))") }
+            return "class folders of \(train) and \(test) differ: " + parts.joined(separator: "; ")
+        case let .invalidClassOrder(path, problem): return "\(path): invalid class order: \(problem)"
+        }
+    }
+}
+
+private func hex(_ v: UInt32) -> String {
+    let s = String(v, radix: 16)
+    return String(repeating: "0", count: max(0, 8 - s.count)) + s
+}
+
+/// A loaded dataset: raw train and test images with their original labels, class names (indexed
+/// by original label), the per-channel normalisation of the network input and the training
+/// augmentation.
+public struct Dataset: Sendable {
+    /// `fashion-mnist`, `cifar10`, `cifar100`, or for a PNG folder the folder's name.
+    public var name: String
+    public var kind: DatasetKind
+    public var classNames: [String]
+    public var train: ImageSet
+    public var test: ImageSet
+    /// Mean and standard deviation of each of the 3 network input channels, in [0, 1] units
+    /// (a gray dataset repeats its value).
+    public var mean: [Float]
+    public var std: [Float]
+    public var augmentation: Augmentation
+
+    public init(name: String, kind: DatasetKind, classNames: [String], train: ImageSet, test: ImageSet,
+                mean: [Float], std: [Float], augmentation: Augmentation) {
+        precondition(mean.count == NetworkInput.channels && std.count == NetworkInput.channels,
+                     "mean and std have one value per input channel")
+        self.name = name
+        self.kind = kind
+        self.classNames = classNames
+        self.train = train
+        self.test = test
+        self.mean = mean
+        self.std = std
+        self.augmentation = augmentation
+    }
+
+    /// Loads a dataset.
+    /// - Parameters:
+    ///   - kind: which reader.
+    ///   - dataDir: its folder; `nil` uses `kind.defaultDirectory`. For CIFAR either the
+    ///     `cifar-10-batches-bin` / `cifar-100-binary` folder itself or its parent.
+    ///   - trainPerClass: keep only the first N training images of each class (file order).
+    ///   - testPerClass: keep only the first N test images of each class.
+    public static func load(kind: DatasetKind, dataDir: String? = nil, trainPerClass: Int? = nil,
+                            testPerClass: Int? = nil) throws -> Dataset {
+        guard let dir = dataDir ?? kind.defaultDirectory else { throw DatasetError.directoryRequired(kind) }
+        var dataset: Dataset
+        switch kind {
+        case .fashionMNIST: dataset = try FashionMNIST.load(directory: dir)
+        case .cifar10: dataset = try CIFAR.load(.cifar10, directory: dir)
+        case .cifar100: dataset = try CIFAR.load(.cifar100, directory: dir)
+        case .png: dataset = try PNGFolder.load(directory: dir, trainPerClass: trainPerClass, testPerClass: testPerClass)
+        }
+        if kind != .png {
+            if let n = trainPerClass { dataset.train = dataset.train.subset(perClass: n) }
+            if let n = testPerClass { dataset.test = dataset.test.subset(perClass: n) }
+        }
+        return dataset
+    }
+}
+
+// MARK: - Shared helpers of the readers
+
+/// Reads a whole file (gzip'd or plain), mapping I/O errors to `DatasetError`.
+func readDatasetFile(_ path: String, hint: String? = nil) throws -> [UInt8] {
+    guard FileManager.default.fileExists(atPath: path) else { throw DatasetError.missingFile(path: path, hint: hint) }
+    do {
+        return try readGzipFile(path)
+    } catch let GzipError.cannotOpen(_, reason) {
+        throw DatasetError.cannotRead(path: path, reason: reason)
+    } catch let GzipError.corrupt(_, reason) {
+        throw DatasetError.cannotRead(path: path, reason: reason)
+    }
+}
+
+/// Whether `path` is an existing directory.
+func isDirectory(_ path: String) -> Bool {
+    var isDir: ObjCBool = false
+    return FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && isDir.boolValue
+}
+
+/// Joins path components with `/` (no normalisation).
+func joinPath(_ base: String, _ parts: String...) -> String {
+    parts.reduce(base) { $0.hasSuffix("/") ? $0 + $1 : $0 + "/" + $1 }
+}
+
+/// Whether `path` exists (file or folder).
+func fileExists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }

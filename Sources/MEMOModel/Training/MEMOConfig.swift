@@ -1,0 +1,86 @@
+/// The resolved configuration of a MEMO run: the reference's flags (`main_memo.py`,
+/// `exps/memo.json`) with the same names in `CodingKeys` and the same defaults, plus memo-swift's
+/// own options. Written into every checkpoint, so a stage can be rebuilt and a run resumed.
+public struct MEMOConfig: Codable, Equatable, Sendable {
+    public enum Scheduler: String, Codable, Sendable, CaseIterable { case steplr, cosine }
+
+    // Data
+    public var dataset: String = "cifar100"
+    public var dataDir: String? = nil
+    public var trainPerClass: Int? = nil
+    public var testPerClass: Int? = nil
+    /// Class order: "pycil" (numpy seed-1993 permutation), "none" (--no-shuffle) or a file path.
+    public var classOrder: String = "pycil"
+    // Protocol
+    public var prefix: String = "benchmark"
+    public var modelName: String = "memo"
+    public var convnetType: String = "resnet32"
+    public var initCls: Int = 10
+    public var increment: Int = 10
+    public var memorySize: Int = 2000
+    public var memoryPerClass: Int = 20
+    public var fixedMemory: Bool = false
+    /// Total byte budget (model + exemplars) the exemplar count was derived from, if given.
+    public var memoryBudgetBytes: Int? = nil
+    public var seed: Int = 1993
+    // Optimisation, stage 0
+    public var initEpoch: Int = 200
+    public var initLR: Double = 0.1
+    public var initMilestones: [Int] = [60, 120, 170]
+    public var initLRDecay: Double = 0.1
+    public var initWeightDecay: Double = 5e-4
+    // Optimisation, later stages
+    public var epochs: Int = 170
+    public var lrate: Double = 0.1
+    public var milestones: [Int] = [80, 120, 150]
+    public var lrateDecay: Double = 0.1
+    public var weightDecay: Double = 2e-4
+    public var batchSize: Int = 128
+    public var scheduler: Scheduler = .steplr
+    public var tMax: Int? = nil
+    public var alphaAux: Double = 1.0
+    public var trainBase: Bool = false
+    public var trainAdaptive: Bool = false
+    /// Evaluate on the test set every this many epochs during training (the reference: 5); 0 = never.
+    public var evalEvery: Int = 5
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case dataset, dataDir = "data_dir", trainPerClass = "train_per_class", testPerClass = "test_per_class"
+        case classOrder = "class_order", prefix, modelName = "model_name", convnetType = "convnet_type"
+        case initCls = "init_cls", increment, memorySize = "memory_size", memoryPerClass = "memory_per_class"
+        case fixedMemory = "fixed_memory", memoryBudgetBytes = "memory_budget_bytes", seed
+        case initEpoch = "init_epoch", initLR = "init_lr", initMilestones = "init_milestones"
+        case initLRDecay = "init_lr_decay", initWeightDecay = "init_weight_decay", epochs, lrate, milestones
+        case lrateDecay = "lrate_decay", weightDecay = "weight_decay", batchSize = "batch_size", scheduler
+        case tMax = "t_max", alphaAux = "alpha_aux", trainBase = "train_base", trainAdaptive = "train_adaptive"
+        case evalEvery = "eval_every"
+    }
+
+    /// The learning-rate schedule of a stage, as the reference builds it.
+    public func schedule(stage: Int) -> LearningRateSchedule {
+        switch scheduler {
+        case .steplr:
+            return stage == 0 ? .multiStep(milestones: initMilestones, gamma: initLRDecay)
+                              : .multiStep(milestones: milestones, gamma: lrateDecay)
+        case .cosine:
+            return .cosine(tMax: stage == 0 ? initEpoch : (tMax ?? epochs))
+        }
+    }
+
+    public func epochCount(stage: Int) -> Int { stage == 0 ? initEpoch : epochs }
+    public func baseLearningRate(stage: Int) -> Double { stage == 0 ? initLR : lrate }
+    public func weightDecay(stage: Int) -> Double { stage == 0 ? initWeightDecay : weightDecay }
+
+    /// Exemplars kept per class once `classesSeen` classes are known (the reference's
+    /// `samples_per_class`).
+    public func exemplarsPerClass(classesSeen: Int) -> Int {
+        fixedMemory ? memoryPerClass : memorySize / max(classesSeen, 1)
+    }
+
+    /// The run's default folder name: dataset, backbone, split and seed.
+    public var runName: String {
+        "memo-\(dataset)-\(convnetType)-b\(initCls)-inc\(increment)-ms\(memorySize)-s\(seed)"
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+
+/// A run folder: `stage-00.h5`, `stage-01.h5`, ... plus `train.log` and `curves.csv`.
+public enum RunFolder {
+    /// The checkpoints of consecutive finished stages, in order. Temporary files of an
+    /// interrupted write (".stage-XX.h5.*.tmp") are ignored; a gap or a stage that does not load is
+    /// an error naming the file.
+    public static func checkpoints(in dir: String, allowMissing: Bool = false) throws -> [Checkpoint] {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+            if allowMissing { return [] }
+            throw CheckpointError.notACheckpoint(path: dir, reason: "no such run folder")
+        }
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir)
+            .filter { $0.hasPrefix("stage-") && $0.hasSuffix(".h5") }.sorted()
+        var out: [Checkpoint] = []
+        for (i, name) in names.enumerated() {
+            guard name == Checkpoint.fileName(stage: i) else {
+                throw CheckpointError.inconsistent(path: dir + "/" + name, reason: "expected \(Checkpoint.fileName(stage: i)) (stages must be consecutive)")
+            }
+            let c = try Checkpoint.read(dir + "/" + name)
+            guard c.stage == i else {
+                throw CheckpointError.inconsistent(path: dir + "/" + name, reason: "holds stage \(c.stage)")
+            }
+            out.append(c)
+        }
+        return out
+    }
+}
+
+/// Appends lines to the run's log file.
+public final class RunLog {
+    private let handle: FileHandle?
+
+    public init(path: String) {
+        if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+        handle = FileHandle(forWritingAtPath: path)
+        _ = try? handle?.seekToEnd()
+    }
+
+    public func write(_ line: String) {
+        handle?.write(Data((line + "\n").utf8))
+    }
+
+    deinit { try? handle?.close() }
+}
+
+/// The PyCIL-style summary after each stage: CNN and NME top-1 curves, grouped accuracy, average
+/// incremental accuracy, and the curves as CSV.
+public struct RunSummary {
+    public let results: [StageResult]
+
+    public init(results: [StageResult]) { self.results = results }
+
+    func fmt(_ v: [Double]) -> String { "[" + v.map { String(format: "%.2f", $0) }.joined(separator: ", ") + "]" }
+
+    public var cnnCurve: [Double] { results.map { $0.evaluation.cnn.top1 } }
+    public var nmeCurve: [Double] { results.map { $0.evaluation.nme?.top1 ?? .nan } }
+
+    public var text: String {
+        guard let last = results.last else { return "" }
+        var s = "  CNN: \(last.evaluation.cnn.grouped.map { "\($0.key): \(String(format: "%.2f", $0.accuracy))" }.joined(separator: ", "))\n"
+        if let nme = last.evaluation.nme {
+            s += "  NME: \(nme.grouped.map { "\($0.key): \(String(format: "%.2f", $0.accuracy))" }.joined(separator: ", "))\n"
+        }
+        s += "  CNN top1 curve: \(fmt(cnnCurve))\n  CNN top5 curve: \(fmt(results.map { $0.evaluation.cnn.top5 }))\n"
+        s += "  NME top1 curve: \(fmt(nmeCurve))\n  NME top5 curve: \(fmt(results.map { $0.evaluation.nme?.top5 ?? .nan }))\n"
+        s += String(format: "  Average incremental accuracy: CNN %.2f, NME %.2f",
+                    cnnCurve.reduce(0, +) / Double(cnnCurve.count), nmeCurve.reduce(0, +) / Double(nmeCurve.count))
+        return s
+    }
+
+    public var csv: String {
+        var s = "stage,classes,cnn_top1,cnn_top5,nme_top1,nme_top5,cnn_old,cnn_new\n"
+        for r in results {
+            let e = r.evaluation
+            s += "\(r.stage),\(r.classesSeen),\(e.cnn.top1),\(e.cnn.top5),\(e.nme?.top1 ?? .nan),\(e.nme?.top5 ?? .nan),\(e.cnn.old),\(e.cnn.new)\n"
+        }
+        return s
+    }
+}

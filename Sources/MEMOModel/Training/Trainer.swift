@@ -1,0 +1,259 @@
+import Foundation
+
+/// Errors that stop a run before or during training; each names what is wrong.
+public enum TrainingError: Error, CustomStringConvertible {
+    case invalidConfig(String)
+    case nonFiniteLoss(stage: Int, epoch: Int, batch: Int, loss: Double)
+    case resume(String)
+
+    public var description: String {
+        switch self {
+        case let .invalidConfig(m): return "invalid configuration: \(m)"
+        case let .nonFiniteLoss(stage, epoch, batch, loss):
+            return "stage \(stage), epoch \(epoch + 1), batch \(batch + 1): loss is \(loss); stage stopped, "
+                + "the previous stage's checkpoint stays the latest"
+        case let .resume(m): return "cannot resume: \(m)"
+        }
+    }
+}
+
+/// What one stage produced: its evaluation and the predictions behind it.
+public struct StageResult: Sendable {
+    public var stage: Int
+    public var classesSeen: Int
+    public var knownClasses: Int
+    public var evaluation: StageEvaluation
+    /// Test-set positions evaluated (indices into the test ImageSet) and their mapped labels.
+    public var testIndices: [Int]
+    public var testLabels: [Int]
+    public var cnnTopK: [[Int]]
+    public var nmeTopK: [[Int]]
+    public var alignGamma: Float?
+    public var seconds: Double
+}
+
+/// MEMO, stage after stage (the reference's `MEMO.incremental_train` + `trainer._train`): grow
+/// the network, train on the new classes plus the exemplar memory, align weights, rebuild the
+/// memory by herding, evaluate CNN and NME.
+public final class MEMOTrainer {
+    public let config: MEMOConfig
+    public let dataset: Dataset
+    public let split: ClassIncrementalSplit
+    public let backbone: Backbone
+    public internal(set) var network: MEMONetwork
+    public internal(set) var memory = ExemplarMemory()
+    public internal(set) var classMeans: [[Float]] = []
+    public internal(set) var rng: MEMORandom
+    public internal(set) var results: [StageResult] = []
+    /// Mapped labels (position in the class order) of the training and test images.
+    public let trainLabels: [Int]
+    public let testLabels: [Int]
+    /// Receives progress lines (the executable prints them and writes the log file).
+    public var log: (String) -> Void = { print($0) }
+    /// Receives in-epoch progress (rewritten in place on a terminal).
+    public var progress: ((String) -> Void)?
+    /// Test hook: called before each training batch with (stage, epoch, batch).
+    public var beforeBatch: ((Int, Int, Int) -> Void)?
+
+    public init(config: MEMOConfig, dataset: Dataset, order: [Int]) throws {
+        guard let backbone = Backbone(name: config.convnetType) else {
+            throw TrainingError.invalidConfig("unknown backbone '\(config.convnetType)' (known: "
+                + Backbone.allCases.map(\.rawValue).joined(separator: ", ") + ")")
+        }
+        let classCount = dataset.classNames.count
+        guard order.count == classCount, Set(order) == Set(0..<classCount) else {
+            throw TrainingError.invalidConfig("class order has \(order.count) entries; dataset '\(dataset.name)' has \(classCount) classes")
+        }
+        guard config.initCls > 0, config.increment > 0, config.initCls <= classCount else {
+            throw TrainingError.invalidConfig("-init \(config.initCls) / -incre \(config.increment) do not fit \(classCount) classes")
+        }
+        guard config.batchSize > 0, config.initEpoch >= 0, config.epochs >= 0 else {
+            throw TrainingError.invalidConfig("batch size and epochs must be positive")
+        }
+        self.config = config
+        self.dataset = dataset
+        self.backbone = backbone
+        let split = try ClassIncrementalSplit(order: order, initial: config.initCls, increment: config.increment)
+        self.split = split
+        let perClass = config.exemplarsPerClass(classesSeen: classCount)
+        guard perClass >= 1 else {
+            throw TrainingError.invalidConfig("memory size \(config.memorySize) is too small for one exemplar per class "
+                + "once all \(classCount) classes are seen")
+        }
+        var rng = MEMORandom(seed: UInt64(config.seed))
+        self.network = MEMONetwork(backbone: backbone, rng: &rng)
+        self.rng = rng
+        trainLabels = dataset.train.labels.map { split.newLabel(original: $0) }
+        testLabels = dataset.test.labels.map { split.newLabel(original: $0) }
+        for c in 0..<classCount where !trainLabels.contains(c) {
+            throw TrainingError.invalidConfig("class '\(dataset.classNames[order[c]])' has no training images")
+        }
+    }
+
+    public var stageCount: Int { split.taskSizes.count }
+    public var completedStages: Int { results.count }
+
+    /// Trains the next stage and returns its result.
+    public func trainNextStage() throws -> StageResult {
+        let stage = network.specialized.count
+        precondition(stage < stageCount, "all stages are trained")
+        let start = Date()
+        let known = network.classCount
+        let newClasses = split.taskSizes[stage]
+        let total = known + newClasses
+        network.addStage(newClasses: newClasses, rng: &rng)
+        network.configureTraining(trainBase: stage == 0 || config.trainBase, trainAdaptive: config.trainAdaptive)
+        log("stage \(stage + 1)/\(stageCount): classes \(known)-\(total - 1) (\(newClasses) new), "
+            + "trainable parameters \(network.trainableParameters().reduce(0) { $0 + $1.1.value.count })")
+
+        // Training data: the new classes' images and the exemplar memory.
+        var items: [(Int, Int)] = []
+        for (i, y) in trainLabels.enumerated() where y >= known && y < total { items.append((i, y)) }
+        for e in memory.entries { items.append((e.index, e.label)) }
+        try trainStage(stage, items: items, known: known)
+
+        var gamma: Float?
+        if stage > 0 {
+            gamma = network.weightAlign(increment: newClasses)
+            log(String(format: "  weight align: gamma %.4f", gamma!))
+        }
+        buildMemory(known: known, total: total)
+        let result = evaluate(stage: stage, known: known, total: total, gamma: gamma,
+                              seconds: Date().timeIntervalSince(start))
+        results.append(result)
+        network.releaseCaches()
+        return result
+    }
+
+    private func trainStage(_ stage: Int, items: [(Int, Int)], known: Int) throws {
+        let epochs = config.epochCount(stage: stage)
+        let schedule = config.schedule(stage: stage)
+        var sgd = SGD(learningRate: Float(config.baseLearningRate(stage: stage)),
+                      weightDecay: Float(config.weightDecay(stage: stage)))
+        let params = network.trainableParameters().map { $0.1 }
+        let batchSize = config.batchSize
+        var input = [Float]()
+        let stageStart = Date()
+        let totalSteps = epochs * ((items.count + batchSize - 1) / batchSize)
+        var stepsDone = 0
+        for epoch in 0..<epochs {
+            sgd.learningRate = Float(schedule.rate(base: config.baseLearningRate(stage: stage), epoch: epoch))
+            let order = rng.permutation(items.count)
+            var lossSum = 0.0, auxSum = 0.0, correct = 0, seen = 0, batches = 0
+            let epochStart = Date()
+            var b = 0
+            while b * batchSize < items.count {
+                beforeBatch?(stage, epoch, b)
+                let slice = order[(b * batchSize)..<min((b + 1) * batchSize, items.count)]
+                let idx = slice.map { items[$0].0 }
+                let labels = slice.map { items[$0].1 }
+                makeBatch(from: dataset.train, indices: idx, mean: dataset.mean, std: dataset.std,
+                          augmentation: dataset.augmentation, rng: &rng, into: &input)
+                let n = idx.count
+                input.withUnsafeBufferPointer { network.forward($0.baseAddress!, count: n, training: true) }
+                var dLogits = [Float](repeating: 0, count: n * network.classCount)
+                let loss = network.logits.withUnsafeBufferPointer { l in dLogits.withUnsafeMutableBufferPointer {
+                    softmaxCrossEntropy(logits: l.baseAddress!, rows: n, classes: network.classCount, labels: labels,
+                                        gradient: $0.baseAddress!) } }
+                var auxLoss = 0.0
+                var dAux: [Float]?
+                if stage > 0 {
+                    let auxLabels = labels.map { $0 >= known ? $0 - known + 1 : 0 }
+                    var d = [Float](repeating: 0, count: n * network.auxClassCount)
+                    auxLoss = network.auxLogits.withUnsafeBufferPointer { l in d.withUnsafeMutableBufferPointer {
+                        softmaxCrossEntropy(logits: l.baseAddress!, rows: n, classes: network.auxClassCount,
+                                            labels: auxLabels, scale: Float(config.alphaAux), gradient: $0.baseAddress!) } }
+                    dAux = d
+                }
+                let total = loss + config.alphaAux * auxLoss
+                guard total.isFinite else {
+                    throw TrainingError.nonFiniteLoss(stage: stage, epoch: epoch, batch: b, loss: total)
+                }
+                network.backward(dLogits: dLogits, dAuxLogits: dAux)
+                sgd.step(params)
+                lossSum += total; auxSum += auxLoss; batches += 1
+                for r in 0..<n {
+                    let row = network.logits[(r * network.classCount)..<((r + 1) * network.classCount)]
+                    if row.firstIndex(of: row.max()!)! - row.startIndex == labels[r] { correct += 1 }
+                }
+                seen += n
+                stepsDone += 1
+                b += 1
+                if let progress, b % 10 == 0 {
+                    let rate = Double(seen) / Date().timeIntervalSince(epochStart)
+                    progress(String(format: "  stage %d epoch %d/%d batch %d loss %.3f %.0f img/s", stage + 1, epoch + 1,
+                                    epochs, b, lossSum / Double(batches), rate))
+                }
+            }
+            let elapsed = Date().timeIntervalSince(stageStart)
+            let eta = elapsed / Double(max(stepsDone, 1)) * Double(totalSteps - stepsDone)
+            var line = String(format: "  stage %d epoch %d/%d  loss %.3f  aux %.3f  train-acc %.2f  lr %.4g  %.0f img/s  ETA %@",
+                              stage + 1, epoch + 1, epochs, lossSum / Double(max(batches, 1)),
+                              auxSum / Double(max(batches, 1)), 100 * Double(correct) / Double(max(seen, 1)),
+                              Double(sgd.learningRate), Double(seen) / Date().timeIntervalSince(epochStart),
+                              formatDuration(eta))
+            if config.evalEvery > 0, epoch % config.evalEvery == 0 {
+                let test = testIndices(below: network.classCount)
+                let out = network.infer(dataset.test, indices: test, mean: dataset.mean, std: dataset.std)
+                let top1 = out.cnnTopK(1).enumerated().filter { $0.element[0] == testLabels[test[$0.offset]] }.count
+                line += String(format: "  test-acc %.2f", 100 * Double(top1) / Double(max(test.count, 1)))
+            }
+            log(line)
+        }
+    }
+
+    /// The reference's `build_rehearsal_memory`: shrink old classes, herd new ones, recompute
+    /// every class mean with the current network.
+    private func buildMemory(known: Int, total: Int) {
+        let m = config.exemplarsPerClass(classesSeen: total)
+        if !config.fixedMemory { memory.reduce(to: m) }
+        var means = [[Float]](repeating: [], count: total)
+        for c in 0..<known {
+            let out = network.infer(dataset.train, indices: memory.indicesByClass[c], mean: dataset.mean, std: dataset.std)
+            means[c] = Herding.classMean(features: out.features, dimension: out.featureWidth)
+        }
+        for c in known..<total {
+            let candidates = trainLabels.indices.filter { trainLabels[$0] == c }
+            let out = network.infer(dataset.train, indices: candidates, mean: dataset.mean, std: dataset.std)
+            let chosen = Herding.select(features: out.features, dimension: out.featureWidth, m: m)
+            let exemplars = chosen.map { candidates[$0] }
+            memory.indicesByClass.append(exemplars)
+            var f = [Float]()
+            for r in chosen { f += out.features[(r * out.featureWidth)..<((r + 1) * out.featureWidth)] }
+            means[c] = Herding.classMean(features: f, dimension: out.featureWidth)
+        }
+        classMeans = means
+        log("  memory: \(memory.count) exemplars (\(m) per class)")
+    }
+
+    func testIndices(below classes: Int) -> [Int] {
+        testLabels.indices.filter { testLabels[$0] < classes }
+    }
+
+    private func evaluate(stage: Int, known: Int, total: Int, gamma: Float?, seconds: Double) -> StageResult {
+        let test = testIndices(below: total)
+        let labels = test.map { testLabels[$0] }
+        let out = network.infer(dataset.test, indices: test, mean: dataset.mean, std: dataset.std)
+        let k = min(5, total)
+        let cnn = out.cnnTopK(k)
+        let nme = out.nmeTopK(k, classMeans: classMeans)
+        let sizes = Array(split.taskSizes.prefix(stage + 1))
+        let evaluation = StageEvaluation(
+            cnn: try! HeadEvaluation(predictions: cnn, labels: labels, taskSizes: sizes, knownClasses: known),
+            nme: try! HeadEvaluation(predictions: nme, labels: labels, taskSizes: sizes, knownClasses: known))
+        log(String(format: "  stage %d: CNN top-1 %.2f top-5 %.2f | NME top-1 %.2f top-5 %.2f | old %.2f new %.2f",
+                   stage + 1, evaluation.cnn.top1, evaluation.cnn.top5, evaluation.nme!.top1, evaluation.nme!.top5,
+                   evaluation.cnn.old, evaluation.cnn.new))
+        return StageResult(stage: stage, classesSeen: total, knownClasses: known, evaluation: evaluation,
+                           testIndices: test, testLabels: labels, cnnTopK: cnn, nmeTopK: nme, alignGamma: gamma,
+                           seconds: seconds)
+    }
+}
+
+public func formatDuration(_ s: Double) -> String {
+    guard s.isFinite, s >= 0 else { return "?" }
+    let t = Int(s.rounded())
+    if t >= 3600 { return String(format: "%dh%02dm", t / 3600, (t % 3600) / 60) }
+    if t >= 60 { return String(format: "%dm%02ds", t / 60, t % 60) }
+    return "\(t)s"
+}
