@@ -15,6 +15,7 @@ static inline unsigned swh5_acc_rdonly(void) { return H5F_ACC_RDONLY; }
 static inline unsigned swh5_acc_rdwr(void)   { return H5F_ACC_RDWR; }
 static inline hid_t swh5_p_dataset_create(void) { return H5P_DATASET_CREATE; }
 static inline hid_t swh5_p_file_access(void) { return H5P_FILE_ACCESS; }
+static inline hid_t swh5_p_file_create(void) { return H5P_FILE_CREATE; }
 static inline hid_t swh5_p_default(void)     { return H5P_DEFAULT; }
 static inline hid_t swh5_e_default(void)     { return H5E_DEFAULT; }
 /// Standard (file) datatypes. Writers store these explicit little-endian layouts; readers accept a

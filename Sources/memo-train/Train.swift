@@ -62,6 +62,7 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("class-order"), help: "File with the class order (whitespace-separated ids).") var classOrderFile: String?
     @Option(name: .customLong("eval-every"), help: "Test accuracy every N epochs during training (0: never).") var evalEvery: Int = 5
     @Option(name: .customLong("out"), help: "Run folder (default checkpoints/<run name>).") var out: String?
+    @Option(name: .customLong("threads"), help: "oneDNN threads (default: all cores; fewer helps on a busy machine).") var threads: Int?
     @Option(name: .customLong("resume"), help: "Continue the run in this folder from its last finished stage.") var resume: String?
 
     func makeConfig() throws -> MEMOConfig {
@@ -109,6 +110,7 @@ struct Train: ParsableCommand {
     }
 
     func runTraining() throws {
+        if let threads { setEngineThreads(threads) }
         if !device.isEmpty { print("note: -d \(device.joined(separator: " ")) ignored: memo-train runs on the CPU") }
         var config: MEMOConfig
         var checkpoints: [Checkpoint] = []

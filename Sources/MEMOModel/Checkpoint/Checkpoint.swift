@@ -232,13 +232,6 @@ extension Checkpoint {
         net.specializedStates = specializedStates
         return net
     }
-
-    /// Parameter counts as the field counts them (weights incl. BN affine, no running statistics).
-    public func parameterCount(prefix: String) -> Int {
-        let net = try? makeNetwork()
-        return net?.namedParameters().filter { $0.0.hasPrefix(prefix) && $0.1.kind == .weight }
-            .reduce(0) { $0 + $1.1.value.count } ?? 0
-    }
 }
 
 extension MEMOTrainer {

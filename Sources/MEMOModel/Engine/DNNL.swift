@@ -154,3 +154,20 @@ func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                             a, Int64(lda), b, Int64(ldb), beta, c, Int64(ldc))
     dnnlCheck(status, "sgemm \(m)x\(n)x\(k)")
 }
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Sets the number of threads oneDNN's OpenMP pool uses from now on (libgomp's
+/// `omp_set_num_threads`, looked up at run time: libgomp is loaded by libdnnl, and linking it
+/// directly would need a development symlink Debian keeps in GCC's private folder). On a machine
+/// whose cores are busy with other work, fewer threads avoid OpenMP barriers waiting for a
+/// descheduled thread. Returns false when the symbol is unavailable.
+@discardableResult
+public func setEngineThreads(_ count: Int) -> Bool {
+    // RTLD_DEFAULT is ((void *) 0) on glibc: search every loaded object.
+    guard count > 0, let sym = dlsym(nil, "omp_set_num_threads") else { return false }
+    unsafeBitCast(sym, to: (@convention(c) (Int32) -> Void).self)(Int32(count))
+    return true
+}

@@ -72,6 +72,13 @@ func addInPlace(_ a: Activation, _ b: Activation) {
     for i in 0..<a.shape.count { p[i] += q[i] }
 }
 
+/// c = a + b, elementwise, in one pass (the input gradient of an identity-shortcut block).
+func addActivations(_ a: Activation, _ b: Activation, into c: Activation) {
+    precondition(a.shape == b.shape && a.shape == c.shape && a.layout == b.layout && a.layout == c.layout)
+    let p = a.pointer, q = b.pointer, r = c.pointer
+    for i in 0..<c.shape.count { r[i] = p[i] + q[i] }
+}
+
 /// a = b (same shape and layout).
 func copyActivation(_ b: Activation, into a: Activation) {
     precondition(a.shape == b.shape && a.layout == b.layout)

@@ -66,11 +66,11 @@ public final class BasicBlock: ParameterContainer {
         let da1 = bnA.backward(input: l.a1, gradOutput: dh1, training: l.training, parameterGradient: parameterGradient)
         let dxMain = convA.backward(input: l.x, gradOutput: da1, inputGradient: inputGradient, weightGradient: parameterGradient)
         guard inputGradient, let dxMain else { return nil }
-        copyActivation(dxMain, into: p.gradInput)
         if downsamples {
+            copyActivation(dxMain, into: p.gradInput)
             downsampleABackwardAdd(p.gradJoin, into: p.gradInput)
         } else {
-            addInPlace(p.gradInput, p.gradJoin)
+            addActivations(dxMain, p.gradJoin, into: p.gradInput)
         }
         return p.gradInput
     }

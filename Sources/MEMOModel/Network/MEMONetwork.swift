@@ -37,7 +37,6 @@ public final class MEMONetwork: ParameterContainer {
     private var input: [Int: Activation] = [:]
     private var baseGrad: [BatchShape: Activation] = [:]
     private var lastTraining = false
-    private var lastBase: Activation?
 
     public init(backbone: Backbone, rng: inout MEMORandom) {
         self.backbone = backbone
@@ -143,7 +142,6 @@ public final class MEMONetwork: ParameterContainer {
         }
         batchSize = n
         lastTraining = training
-        lastBase = base
     }
 
     /// Convenience: forward on a tensor [n, 3, 32, 32].
@@ -223,6 +221,6 @@ public final class MEMONetwork: ParameterContainer {
     public func releaseCaches() {
         generalized.releaseCaches()
         specialized.forEach { $0.releaseCaches() }
-        input.removeAll(); baseGrad.removeAll(); lastBase = nil
+        input.removeAll(); baseGrad.removeAll()
     }
 }
