@@ -130,8 +130,12 @@ extension Checkpoint {
     public static func read(_ path: String) throws -> Checkpoint {
         let f = try HDF5File.open(path)
         defer { f.close() }
-        guard f.hasAttribute("format"), (try? f.attributeString("format")) == formatName else {
-            throw CheckpointError.notACheckpoint(path: path, reason: "no 'format' attribute '\(formatName)'")
+        guard f.hasAttribute("format") else {
+            throw CheckpointError.notACheckpoint(path: path, reason: "no 'format' attribute")
+        }
+        let format = try f.attributeString("format")
+        guard format == formatName else {
+            throw CheckpointError.notACheckpoint(path: path, reason: "format is '\(format)', expected '\(formatName)'")
         }
         guard f.hasAttribute("format_version") else {
             throw CheckpointError.notACheckpoint(path: path, reason: "no format version")
