@@ -12,6 +12,6 @@ struct MEMOTrain: ParsableCommand {
           memo-train -model memo -init 10 -incre 10 -ms 3312 -net memo_resnet32 -p fair --train_base \\
                      --init_epoch 71 --epochs 51 --dataset cifar100 --data-dir DIR
         """,
-        subcommands: [Train.self, Bench.self],
+        subcommands: [Train.self, Bench.self, CheckRun.self],
         defaultSubcommand: Train.self)
 }

@@ -45,13 +45,16 @@ public enum CheckpointError: Error, CustomStringConvertible {
     case newerVersion(path: String, version: Int64)
     case inconsistent(path: String, reason: String)
 
+    /// One line: reasons quote strings from the file, which may hold control characters.
     public var description: String {
+        let text: String
         switch self {
-        case let .notACheckpoint(p, r): return "\(p): not a memo-swift checkpoint (\(r))"
+        case let .notACheckpoint(p, r): text = "\(p): not a memo-swift checkpoint (\(r))"
         case let .newerVersion(p, v):
-            return "\(p): checkpoint format version \(v) is newer than this tool reads (\(Checkpoint.formatVersion))"
-        case let .inconsistent(p, r): return "\(p): \(r)"
+            text = "\(p): checkpoint format version \(v) is newer than this tool reads (\(Checkpoint.formatVersion))"
+        case let .inconsistent(p, r): text = "\(p): \(r)"
         }
+        return HDF5Error.oneLine(text)
     }
 }
 
@@ -160,7 +163,7 @@ extension Checkpoint {
             throw CheckpointError.inconsistent(path: path, reason: "class order is not a permutation of the \(classNames.count) classes")
         }
         guard !sizes.isEmpty, sizes.allSatisfy({ $0 > 0 && $0 <= classNames.count }), sizes.reduce(0, +) <= classNames.count,
-              sizes.count == stage + 1 else {
+              sizes.count - 1 == stage else {  // not `stage + 1`: a hostile stage may be Int.max
             throw CheckpointError.inconsistent(path: path, reason: "task sizes \(sizes) do not fit stage \(stage) and \(classNames.count) classes")
         }
         // Expected tensor names and shapes come from rebuilding the network of this stage.
@@ -247,6 +250,16 @@ extension MEMOTrainer {
         }
         guard last.classOrder == split.order, last.datasetName == dataset.name else {
             throw TrainingError.resume("the run's checkpoints are of another dataset or class order")
+        }
+        // A checkpoint that loads may still not fit this dataset (changed files on disk, an edited
+        // file): check what training will index with, so a mismatch is an error, not a crash.
+        let name = Checkpoint.fileName(stage: last.stage)
+        guard checkpoints.count == last.stage + 1, last.taskSizes == Array(split.taskSizes.prefix(last.taskSizes.count)) else {
+            throw TrainingError.resume("\(name) has task sizes \(last.taskSizes); the configuration gives \(split.taskSizes)")
+        }
+        for (index, label) in last.memory.entries where !(trainLabels.indices.contains(index) && trainLabels[index] == label) {
+            throw TrainingError.resume("\(name): exemplar \(index) of class \(label) is not a training image of that class "
+                + "(\(trainLabels.count) training images); the dataset differs from the run's")
         }
         network = try last.makeNetwork()
         memory = last.memory

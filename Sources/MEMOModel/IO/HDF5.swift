@@ -66,8 +66,8 @@ public enum HDF5Error: Error, CustomStringConvertible, Equatable {
     }
 
     /// Names and reasons may come from a hostile file: replace control characters so the
-    /// description stays on one line.
-    private static func oneLine(_ text: String) -> String {
+    /// description stays on one line. (Also used by `CheckpointError`.)
+    static func oneLine(_ text: String) -> String {
         var scalars = String.UnicodeScalarView()
         for scalar in text.unicodeScalars {
             if scalar.value < 0x20 || scalar.value == 0x7f {

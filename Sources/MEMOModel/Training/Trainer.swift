@@ -77,8 +77,10 @@ public final class MEMOTrainer {
         self.split = split
         let perClass = config.exemplarsPerClass(classesSeen: classCount)
         guard perClass >= 1 else {
-            throw TrainingError.invalidConfig("memory size \(config.memorySize) is too small for one exemplar per class "
-                + "once all \(classCount) classes are seen")
+            throw TrainingError.invalidConfig(config.fixedMemory
+                ? "--memory_per_class \(config.memoryPerClass) keeps no exemplar of each class (--fixed_memory)"
+                : "memory size \(config.memorySize) is too small for one exemplar per class once all "
+                    + "\(classCount) classes are seen")
         }
         var rng = MEMORandom(seed: UInt64(config.seed))
         self.network = MEMONetwork(backbone: backbone, rng: &rng)
@@ -130,6 +132,9 @@ public final class MEMOTrainer {
         let schedule = config.schedule(stage: stage)
         var sgd = SGD(learningRate: Float(config.baseLearningRate(stage: stage)),
                       weightDecay: Float(config.weightDecay(stage: stage)))
+        // A fresh optimizer per stage, as the reference builds one: momentum starts from zero. (A
+        // resumed run's parameters come from a checkpoint, which holds no momentum.)
+        for (_, p) in network.namedParameters() { p.momentum = nil }
         let params = network.trainableParameters().map { $0.1 }
         let batchSize = config.batchSize
         var input = [Float]()
