@@ -1,4 +1,5 @@
 import CDNNL
+import Foundation
 
 /// A thin, typed layer over oneDNN's C API (Debian libdnnl 2.6): one CPU engine and stream for
 /// the process, primitives that free themselves, and memory descriptors for the two activation
@@ -26,11 +27,14 @@ func dnnlCheck(_ status: dnnl_status_t, _ what: @autoclosure () -> String) {
     }
 }
 
-/// The process-wide oneDNN CPU engine and stream.
+/// The process-wide oneDNN CPU engine and stream. Executions are serialised by `lock`: the
+/// stream and OpenMP's pool are shared, and callers on several threads (parallel test suites,
+/// an embedding application) must not drive them at once.
 final class DNNLContext: @unchecked Sendable {
     static let shared = DNNLContext()
     let engine: dnnl_engine_t
     let stream: dnnl_stream_t
+    let lock = NSLock()
 
     private init() {
         var e: dnnl_engine_t?
@@ -139,8 +143,10 @@ final class Primitive {
             mems.append(m!)
             execArgs.append(dnnl_exec_arg_t(arg: arg, memory: m!))
         }
+        ctx.lock.lock()
         dnnlCheck(dnnl_primitive_execute(primitive, ctx.stream, Int32(execArgs.count), execArgs), "execute")
         dnnlCheck(dnnl_stream_wait(ctx.stream), "stream_wait")
+        ctx.lock.unlock()
         for m in mems { dnnl_memory_destroy(m) }
     }
 }
@@ -150,6 +156,9 @@ final class Primitive {
 func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
            a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
            beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    let lock = DNNLContext.shared.lock
+    lock.lock()
+    defer { lock.unlock() }
     let status = dnnl_sgemm(transA ? 84 : 78, transB ? 84 : 78, Int64(m), Int64(n), Int64(k), alpha,
                             a, Int64(lda), b, Int64(ldb), beta, c, Int64(ldc))
     dnnlCheck(status, "sgemm \(m)x\(n)x\(k)")

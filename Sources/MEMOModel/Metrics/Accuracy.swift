@@ -170,9 +170,11 @@ public enum Accuracy {
     }
 
     /// Confusion matrix with rows = true class, columns = predicted class, each row divided by its
-    /// number of samples (a row without samples stays 0). Predictions outside `0..<classCount`
-    /// are ignored. Feeds ``heatmap(matrix:taskBoundaries:title:cellSize:)``.
-    public static func confusionMatrix(predicted: [Int], labels: [Int], classCount: Int) throws -> [[Double]] {
+    /// number of samples (a row without samples stays 0), or the plain counts with
+    /// `normalized: false`. Predictions outside `0..<classCount` are ignored. Feeds
+    /// ``heatmap(matrix:taskBoundaries:title:cellSize:)``.
+    public static func confusionMatrix(predicted: [Int], labels: [Int], classCount: Int,
+                                       normalized: Bool = true) throws -> [[Double]] {
         try check(predicted.count, labels)
         if let bad = labels.firstIndex(where: { $0 >= classCount }) {
             throw AccuracyError.labelOutOfRange(sample: bad, label: labels[bad], classCount: classCount)
@@ -183,7 +185,7 @@ public enum Accuracy {
             totals[y] += 1
             if p >= 0 && p < classCount { counts[y][p] += 1 }
         }
-        for y in 0..<classCount where totals[y] > 0 {
+        for y in 0..<classCount where normalized && totals[y] > 0 {
             counts[y] = counts[y].map { $0 / totals[y] }
         }
         return counts

@@ -17,14 +17,20 @@ public struct InferenceOutput: Sendable {
     /// Nearest-mean-of-exemplars top-k: squared Euclidean distance between the L2-normalised
     /// feature and each class mean, smallest first.
     public func nmeTopK(_ k: Int, classMeans: [[Float]]) -> [[Int]] {
+        nmeDistances(classMeans: classMeans).map { topK($0, k: k, largest: false) }
+    }
+
+    /// Squared Euclidean distance between each image's L2-normalised feature and each class
+    /// mean ([count][classes], computed in Double, stored as Float): what ``nmeTopK(_:classMeans:)``
+    /// ranks by, smallest first.
+    public func nmeDistances(classMeans: [[Float]]) -> [[Float]] {
         let x = Herding.normalizedRows(features, dimension: featureWidth)
         return (0..<count).map { r in
-            let d: [Float] = classMeans.map { m in
+            classMeans.map { m in
                 var s = 0.0
                 for j in 0..<featureWidth { let v = x[r * featureWidth + j] - Double(m[j]); s += v * v }
                 return Float(s)
             }
-            return topK(d, k: k, largest: false)
         }
     }
 }

@@ -1,0 +1,55 @@
+import ArgumentParser
+import Foundation
+import MEMOModel
+
+struct Evaluate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Evaluate a stage checkpoint on the test images of the classes it has seen.",
+        discussion: """
+        CNN and NME top-1 / top-5, accuracy per task (the run's split), PyCIL's 10-class groups, \
+        old / new classes; then whether the result equals the evaluation stored in the checkpoint. \
+        The dataset, its folder and --train-per-class / --test-per-class default to those \
+        recorded in the checkpoint's configuration; a dataset whose class names differ from the \
+        checkpoint's is refused.
+
+        Examples:
+          memo-infer evaluate --checkpoint run/stage-09.h5
+          memo-infer evaluate --checkpoint run/stage-04.h5 --dataset cifar100 --data-dir ~/data
+          memo-infer evaluate --checkpoint run/stage-01.h5 --test-per-class 100 --format json
+        """)
+
+    @Option(help: "Stage checkpoint (stage-XX.h5).") var checkpoint: String
+    @Option(help: "fashion-mnist, cifar100, cifar10 or png (default: the checkpoint's).") var dataset: String?
+    @Option(name: .customLong("data-dir"), help: "Folder with the dataset files (default: the checkpoint's).")
+    var dataDir: String?
+    @Option(name: .customLong("train-per-class"), help: "Use only the first N training images of each class.")
+    var trainPerClass: Int?
+    @Option(name: .customLong("test-per-class"), help: "Use only the first N test images of each class.")
+    var testPerClass: Int?
+    @Option(help: "oneDNN threads (default: all cores).") var threads: Int?
+    @Option(help: "Output format: table or json.") var format: ReportFormat = .table
+
+    func validate() throws {
+        guard format != .csv else { throw ValidationError("--format must be table or json") }
+        if let dataset { _ = try DatasetKind.parse(dataset) }
+        for (name, value) in [("--train-per-class", trainPerClass), ("--test-per-class", testPerClass), ("--threads", threads)] {
+            if let value, value <= 0 { throw ValidationError("\(name) must be positive, got \(value)") }
+        }
+    }
+
+    func run() throws {
+        if let threads { setEngineThreads(threads) }
+        let c = try Checkpoint.read(checkpoint)
+        let recorded = try? DatasetKind.parse(c.config.dataset)
+        let kind: DatasetKind
+        if let dataset { kind = try DatasetKind.parse(dataset) } else if let recorded { kind = recorded } else {
+            throw InferenceError.missing(path: checkpoint, what: "recorded dataset '\(c.config.dataset)' is not one memo-infer "
+                + "reads; give --dataset and --data-dir")
+        }
+        let same = kind == recorded
+        let data = try Dataset.load(kind: kind, dataDir: dataDir ?? (same ? c.config.dataDir : nil),
+                                    trainPerClass: trainPerClass ?? (same ? c.config.trainPerClass : nil),
+                                    testPerClass: testPerClass ?? (same ? c.config.testPerClass : nil))
+        printReport(try EvaluateReport.run(checkpoint: c, path: checkpoint, dataset: data).render(format))
+    }
+}

@@ -1,0 +1,21 @@
+import ArgumentParser
+import Foundation
+import MEMOModel
+
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Describe a checkpoint: format, stage, dataset, configuration, tensors, memory, evaluation.",
+        discussion: """
+        Reads the file as every subcommand does (the format attribute and version are checked) \
+        and runs nothing. The layout is documented in docs/checkpoint-format.md.
+
+        Example:
+          memo-infer inspect --checkpoint checkpoints/run/stage-00.h5
+        """)
+
+    @Option(help: "Stage checkpoint (stage-XX.h5).") var checkpoint: String
+
+    func run() throws {
+        printReport(try InspectReport.text(path: checkpoint))
+    }
+}

@@ -1,0 +1,80 @@
+import ArgumentParser
+import Foundation
+import MEMOModel
+
+/// memo-infer: analysis of MEMO stage checkpoints and run folders from the shell. Each
+/// subcommand parses its arguments, calls the library (`Sources/MEMOModel/Inference`) and prints
+/// the text it returns. Exit codes: 0 ok, 1 bad input (a file that does not load, a failed
+/// image), 2 usage (unknown option, missing or invalid argument).
+@main
+struct MEMOInfer: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "memo-infer",
+        abstract: "Classify, evaluate and analyse MEMO stage checkpoints without the training code.",
+        discussion: """
+        Every subcommand reads memo-train's checkpoints (one HDF5 file per stage, stage-XX.h5 in a \
+        run folder) and rebuilds the grown network of a stage from the file alone.
+
+        Examples:
+          memo-infer classify --checkpoint run/stage-09.h5 cat.png dog.png
+          memo-infer evaluate --checkpoint run/stage-09.h5
+          memo-infer forgetting run --plot accuracy.png
+          memo-infer confusion --checkpoint run/stage-09.h5 --png confusion.png
+          memo-infer memory run
+          memo-infer budget --protocol fair --net memo_resnet32 -init 10 -incre 10
+          memo-infer inspect --checkpoint run/stage-00.h5
+
+        Exit codes: 0 success, 1 bad input (named on stderr), 2 usage error.
+        """,
+        subcommands: [Classify.self, Evaluate.self, Forgetting.self, Confusion.self, Memory.self, Budget.self,
+                      AUC.self, Inspect.self])
+
+    /// ArgumentParser's own `main()` with usage errors mapped to exit code 2 (it uses 64) and
+    /// other errors printed as one line `memo-infer: error: ...` with exit code 1.
+    static func main() {
+        var command: ParsableCommand
+        do {
+            command = try parseAsRoot()
+        } catch {
+            exitForParseError(error)
+        }
+        do {
+            try command.run()
+        } catch let code as ExitCode {
+            Foundation.exit(code.rawValue)
+        } catch {
+            // Help requests (`classify --help`) arrive here too, as errors that exit with 0.
+            let code = exitCode(for: error)
+            if code == .success { exit(withError: error) }
+            if code == .validationFailure { exitForParseError(error) }
+            printError("memo-infer: error: \(error)")
+            Foundation.exit(1)
+        }
+    }
+
+    static func exitForParseError(_ error: Error) -> Never {
+        let code = exitCode(for: error)
+        if code == .success { exit(withError: error) }
+        printError(fullMessage(for: error))
+        Foundation.exit(code == .validationFailure ? 2 : code.rawValue)
+    }
+}
+
+/// Writes one line to stderr.
+func printError(_ line: String) {
+    FileHandle.standardError.write(Data((line.hasSuffix("\n") ? line : line + "\n").utf8))
+}
+
+/// Writes text to stdout as is (reports end with a newline).
+func printReport(_ text: String) {
+    FileHandle.standardOutput.write(Data(text.utf8))
+}
+
+extension ReportFormat: ExpressibleByArgument {}
+extension BudgetProtocol: ExpressibleByArgument {}
+
+/// Options shared by the reports that have several formats.
+struct FormatOption: ParsableArguments {
+    @Option(help: "Output format: table, json or csv.")
+    var format: ReportFormat = .table
+}
