@@ -176,8 +176,7 @@ KNOWN = 3
 AUX_CLASSES = CLASSES - KNOWN + 1
 BATCH = 4
 LABELS = [0, 4, 2, 5]
-INPUT_KEY = 7               # chosen by --search-key (first K >= 7 that keeps RELU_MARGIN)
-RELU_MARGIN = 2e-6          # every float64 ReLU input must satisfy |x| >= this
+INPUT_KEY = 14   # input pattern key: 7 put a float32-flippable ReLU (|x| < 1e-7) in the train case; 14 does not
 SAMPLE_MAX = 64
 PERTURB = 1e-7
 PERTURB_SEEDS = (1, 2, 3, 4)
@@ -226,12 +225,11 @@ def initial_value(name, shape, kind):
     return v.reshape(shape)
 
 
-def input_batch(input_key=None):
-    """1.5 * Float(sin(0.618 * ((i * i) % 10007) + 1.234 * K)), K = input_key (default INPUT_KEY):
-    the squared index scrambles the phase so the four images differ (a plain sine of i made them
-    near-copies of each other, whose features nearly cancel in the gradients and flip ReLUs on
-    float32 rounding). K is chosen by --search-key so that no ReLU input is near zero."""
-    kk = 1.234 * float(INPUT_KEY if input_key is None else input_key)
+def input_batch():
+    """1.5 * Float(sin(0.618 * ((i * i) % 10007) + 1.234 * 7)): the squared index scrambles the
+    phase so the four images differ (a plain sine of i made them near-copies of each other, whose
+    features nearly cancel in the gradients and flip ReLUs on float32 rounding)."""
+    kk = 1.234 * float(INPUT_KEY)
     n = BATCH * 3 * 32 * 32
     p = np.array([math.sin(0.618 * float((i * i) % 10007) + kk) for i in range(n)], dtype=np.float64).astype(np.float32)
     return (f32(1.5) * p).reshape(BATCH, 3, 32, 32)
@@ -239,68 +237,6 @@ def input_batch(input_key=None):
 
 def aux_labels(labels, known):
     return [y - known + 1 if y >= known else 0 for y in labels]
-
-
-# ----------------------------------------------------------------------------- ReLU probe
-
-class BelowMargin(Exception):
-    """Raised by a ReluProbe with stop_below when a ReLU input is closer to zero than that
-    (args[0] is the probe)."""
-
-
-class ReluProbe:
-    """Watches every ReLU input of the network while installed (``with probe:``).
-
-    Tracks the smallest |ReLU input| (and where it is); with keep=True also keeps a float64 copy
-    of every ReLU input, keyed (step, tag); with stop_below raises BelowMargin as soon as a ReLU
-    input is closer to zero than that (the search only needs to know that a key fails)."""
-
-    active = None
-
-    def __init__(self, stop_below=None, keep=False):
-        self.stop_below = stop_below
-        self.keep = keep
-        self.step = 0
-        self.case = ""
-        self.minimum = math.inf
-        self.where = None
-        self.inputs = {}
-
-    def __enter__(self):
-        ReluProbe.active = self
-        return self
-
-    def __exit__(self, *exc):
-        ReluProbe.active = None
-        return False
-
-    def observe(self, tag, x):
-        a = x.detach().abs()
-        m = float(a.min())
-        if m < self.minimum:
-            idx = np.unravel_index(int(a.argmin()), tuple(a.shape))
-            self.minimum = m
-            self.where = {"case": self.case, "step": self.step + 1, "relu": tag,
-                          "image": int(idx[0]), "channel": int(idx[1]),
-                          "position": [int(idx[2]), int(idx[3])],
-                          "value": float(x.detach().reshape(-1)[int(a.argmin())])}
-        if self.keep:
-            self.inputs[(self.step, tag)] = x.detach().double().numpy().copy()
-        if self.stop_below is not None and m < self.stop_below:
-            raise BelowMargin(self)
-
-
-def relu(x, tag):
-    """F.relu, reported to the active ReluProbe (tag = the ReLU's name, e.g. '...0.bnA')."""
-    if ReluProbe.active is not None:
-        ReluProbe.active.observe(tag, x)
-    return F.relu(x)
-
-
-def tag_modules(model):
-    """Give every module its dotted name (relu_tag) so that relu() can say where it is."""
-    for name, m in model.named_modules():
-        m.relu_tag = name
 
 
 # ----------------------------------------------------------------------------- network
@@ -323,10 +259,10 @@ class BasicBlock(nn.Module):
         self.down = DownsampleA() if (stride != 1 or cin != cout) else None
 
     def forward(self, x):
-        y = relu(self.bnA(self.convA(x)), self.relu_tag + ".bnA")
+        y = F.relu(self.bnA(self.convA(x)))
         y = self.bnB(self.convB(y))
         r = self.down(x) if self.down is not None else x
-        return relu(r + y, self.relu_tag + ".join")
+        return F.relu(r + y)
 
 
 def make_stage(cin, cout, blocks, stride):
@@ -343,7 +279,7 @@ class Generalized(nn.Module):
         self.stage2 = make_stage(16, 32, n, 2)
 
     def forward(self, x):
-        return self.stage2(self.stage1(relu(self.bn(self.conv(x)), self.relu_tag + ".bn")))
+        return self.stage2(self.stage1(F.relu(self.bn(self.conv(x)))))
 
 
 class Specialized(nn.Module):
@@ -400,18 +336,13 @@ def named_tensors(model):
     return out
 
 
-_INITIAL = {}
-
-
 def build_model(dtype):
     torch.manual_seed(0)  # irrelevant (every value is overwritten) but keeps construction quiet
     model = MEMONet(BLOCKS_PER_STAGE, SPECIALIZED, CLASSES, AUX_CLASSES)
-    tag_modules(model)
     with torch.no_grad():
         for name, t in named_tensors(model):
-            if name not in _INITIAL:  # computed once per run (the key search builds many models)
-                _INITIAL[name] = initial_value(name, tuple(t.shape), kind_of(name, tuple(t.shape)))
-            t.copy_(torch.from_numpy(_INITIAL[name]))
+            v = initial_value(name, tuple(t.shape), kind_of(name, tuple(t.shape)))
+            t.copy_(torch.from_numpy(v))
     return model.to(dtype)
 
 
@@ -441,14 +372,11 @@ def configure(model, case):
         p.requires_grad_(not any(name.startswith(f + ".") for f in spec["frozen"]))
 
 
-def run_case(case, dtype, perturb=0.0, seed=0, input_key=None, probe=None, full=True):
+def run_case(case, dtype, perturb=0.0, seed=0):
     """Two SGD steps; returns a dict of numpy arrays (float64 copies of the results).
 
     perturb > 0 multiplies every parameter by (1 + perturb * N(0, 1)) (generator seed) before the
-    first step, to measure how far a result moves when the arithmetic differs slightly.
-    input_key: the input's K (default INPUT_KEY). probe: a ReluProbe that watches the ReLU inputs
-    of both forward passes. full=False stops after the step-2 forward (all the probe needs) and
-    returns nothing."""
+    first step, to measure how far a result moves when the arithmetic differs slightly."""
     model = build_model(dtype)
     if perturb > 0:
         gen = torch.Generator().manual_seed(seed)
@@ -456,7 +384,7 @@ def run_case(case, dtype, perturb=0.0, seed=0, input_key=None, probe=None, full=
             for p in model.parameters():
                 p.mul_(1 + perturb * torch.randn(p.shape, generator=gen, dtype=dtype))
     configure(model, case)
-    x = torch.from_numpy(input_batch(input_key)).to(dtype)
+    x = torch.from_numpy(input_batch()).to(dtype)
     y = torch.tensor(LABELS)
     ya = torch.tensor(aux_labels(LABELS, KNOWN))
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -464,14 +392,7 @@ def run_case(case, dtype, perturb=0.0, seed=0, input_key=None, probe=None, full=
     res = {"loss": [], "lossClf": [], "lossAux": []}
     for step in range(2):
         opt.zero_grad(set_to_none=True)
-        if probe is not None:
-            probe.case, probe.step = case, step
-            with probe:
-                logits, aux, feats = model(x)
-        else:
-            logits, aux, feats = model(x)
-        if step == 1 and not full:
-            return None
+        logits, aux, feats = model(x)
         clf = F.cross_entropy(logits, y)
         auxl = F.cross_entropy(aux, ya)
         loss = clf + 1.0 * auxl
@@ -494,51 +415,6 @@ def run_case(case, dtype, perturb=0.0, seed=0, input_key=None, probe=None, full=
         opt.step()
     res["afterStep2"] = {n: t.detach().double().numpy().copy() for n, t in named_tensors(model)}
     return res
-
-
-# ----------------------------------------------------------------------------- ReLU margin
-
-def relu_probes(input_key, dtype=torch.float64, stop_below=None, keep=False):
-    """{case: ReluProbe} over both forward passes of every case (raises BelowMargin early if
-    stop_below is given and some ReLU input is closer to zero than it)."""
-    probes = {}
-    for case in CASES:
-        probes[case] = ReluProbe(stop_below, keep)
-        run_case(case, dtype, input_key=input_key, probe=probes[case], full=False)
-    return probes
-
-
-def smallest(probes):
-    """(min |ReLU input|, where) over a {case: ReluProbe}."""
-    p = min(probes.values(), key=lambda p: p.minimum)
-    return p.minimum, p.where
-
-
-def search_key(first, last, margin):
-    """The first K in first..last whose float64 ReLU inputs all keep |input| >= margin, or None."""
-    for k in range(first, last + 1):
-        probe = None
-        try:
-            probes = relu_probes(k, stop_below=margin)
-        except BelowMargin as e:
-            probe = e.args[0]
-        if probe is None:
-            m, where = smallest(probes)
-            print("K %4d: min |ReLU input| %.3e >= %.1e  (at %s)" % (k, m, margin, where), flush=True)
-            return k
-        print("K %4d: fails, |ReLU input| %.3e at %s" % (k, probe.minimum, probe.where), flush=True)
-    return None
-
-
-def float32_relu_deviation(p32, p64):
-    """(max |a32 - a64| over all ReLU inputs, number of ReLU inputs whose sign differs)."""
-    dev, flips = 0.0, 0
-    for case in CASES:
-        for k, a64 in p64[case].inputs.items():
-            a32 = p32[case].inputs[k]
-            dev = max(dev, float(np.max(np.abs(a32 - a64))))
-            flips += int(np.count_nonzero((a32 > 0) != (a64 > 0)))
-    return dev, flips
 
 
 # ----------------------------------------------------------------------------- JSON
@@ -628,11 +504,7 @@ def self_check():
     expect(q[10] == np.float32(0.772245049), "pattern(10, 123) == 0.772245049")
     k = pattern(4, INPUT_KEY)
     expect(np.allclose(k, np.sin(0.618 * np.arange(4) + 1.234 * INPUT_KEY), rtol=0, atol=1e-7),
-           "pattern(i, %d) agrees with numpy's sin" % INPUT_KEY)
-    x = input_batch(7).reshape(-1)
-    expect(x[0] == f32(1.5) * np.float32(math.sin(1.234 * 7)) and
-           x[5] == f32(1.5) * np.float32(math.sin(0.618 * 25 + 1.234 * 7)),
-           "input(K = 7)[0], [5] = %.9g, %.9g" % (float(x[0]), float(x[5])))
+           "pattern(i, INPUT_KEY) agrees with numpy's sin")
     v = initial_value("generalized.conv.weight", (16, 3, 3, 3), "conv")
     expect(v.flat[0] == np.float32(math.sqrt(2 / 144)) * np.float32(math.sin(1.234 * 340)),
            "generalized.conv.weight[0] = %.9g" % float(v.flat[0]))
@@ -655,12 +527,6 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--check", action="store_true", help="run the self-check only")
     ap.add_argument("--output", default=OUTPUT)
-    ap.add_argument("--search-key", action="store_true",
-                    help="find the first input key K >= --key-from whose ReLU inputs all keep "
-                         "|input| >= --margin (float64, every case, both steps); writes nothing")
-    ap.add_argument("--key-from", type=int, default=7)
-    ap.add_argument("--key-to", type=int, default=206)
-    ap.add_argument("--margin", type=float, default=RELU_MARGIN)
     args = ap.parse_args()
 
     torch.set_num_threads(1)
@@ -668,25 +534,6 @@ def main():
     ok = self_check()
     if args.check or not ok:
         sys.exit(0 if ok else 1)
-    if args.search_key:
-        k = search_key(args.key_from, args.key_to, args.margin)
-        if k is None:
-            print("no K in %d..%d reaches %.1e" % (args.key_from, args.key_to, args.margin))
-            sys.exit(1)
-        print("chosen K = %d (set INPUT_KEY)" % k)
-        return
-
-    p64 = relu_probes(INPUT_KEY, torch.float64, keep=True)
-    p32 = relu_probes(INPUT_KEY, torch.float32, keep=True)
-    margin, margin_at = smallest(p64)
-    margin32, _ = smallest(p32)
-    deviation, flips = float32_relu_deviation(p32, p64)
-    print("ReLU inputs (K = %d): min |x| float64 %.3e at %s; float32 %.3e; "
-          "max |x32 - x64| %.2e, sign flips %d" % (INPUT_KEY, margin, margin_at, margin32,
-                                                    deviation, flips))
-    if margin < RELU_MARGIN or (flips and RELU_MARGIN > 0):
-        print("FAIL: ReLU margin below %.1e or float32 flips a ReLU; run --search-key" % RELU_MARGIN)
-        sys.exit(1)
 
     model = build_model(torch.float32)
     tensors = {}
@@ -761,9 +608,7 @@ def main():
             "conv": "c * p, c = sqrt(2 / (9 * outChannels))",
             "bnWeight": "1 + 0.2 * p", "bnBias": "0.1 * p", "runningMean": "0.1 * p",
             "runningVar": "1 + 0.5 * (p * p)", "linearWeight": "p / c, c = sqrt(inFeatures)",
-            "linearBias": "0.05 * p",
-            "input": "1.5 * Float(sin(0.618 * ((i*i) %% 10007) + 1.234 * K)), K = input.patternKey = %d"
-                     % INPUT_KEY,
+            "linearBias": "0.05 * p", "input": "1.5 * Float(sin(0.618 * ((i*i) % 10007) + 1.234 * 7))",
             "auxLabels": "y - known + 1 if y >= known else 0",
             "loss": "CE(logits, y) + 1.0 * CE(auxLogits, auxLabels), batch means",
             "sampleIndices": "round_half_up(j * (numel - 1) / (n - 1)), n = min(numel, 64)",
@@ -771,9 +616,7 @@ def main():
         },
         "input": {"shape": [BATCH, 3, 32, 32], "labels": LABELS,
                   "auxLabels": aux_labels(LABELS, KNOWN), "knownClasses": KNOWN,
-                  "patternKey": INPUT_KEY, "scale": 1.5, "sample": sample(input_batch()),
-                  "reluMargin": margin, "reluMarginRequired": RELU_MARGIN,
-                  "reluMarginAt": margin_at, "reluFloat32Deviation": deviation},
+                  "patternKey": INPUT_KEY, "scale": 1.5, "sample": sample(input_batch())},
         "sgd": {"lr": SGD_ARGS["lr"], "momentum": SGD_ARGS["momentum"],
                 "weight_decay": SGD_ARGS["weight_decay"], "dampening": SGD_ARGS["dampening"],
                 "nesterov": SGD_ARGS["nesterov"], "steps": 2},
