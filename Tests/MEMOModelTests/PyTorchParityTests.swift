@@ -7,10 +7,11 @@ import Testing
 /// the same formula), runs two SGD steps in three configurations and writes
 /// `Fixtures/parity_memo_resnet14.json`. The engine must match logits, features and the step-1
 /// loss within 1e-4 relative and every step-1 gradient within 1e-3 relative (to the tensor's
-/// largest magnitude). Values after the second step are checked within 3e-3: the second forward
-/// pass runs on updated weights, where the fixture's own float32-vs-float64 noise reaches 3e-4
-/// on these values (`noiseFloor` in the JSON) and batch-statistics BN amplifies it in the
-/// shallow layers (measured here: at most 2.1e-3, generalized.conv.weight, "memo" case).
+/// largest magnitude). The step-2 loss is checked within 1e-4 and every value after the second
+/// step within 1e-3: the second forward pass runs on updated weights, where the fixture's own
+/// float32-vs-float64 noise is `noiseFloor` in the JSON. The input (patternKey 888) keeps every
+/// ReLU input at least 3.6x its float32 noise away from zero, so no unit flips sign between the
+/// two implementations (measured here: at most 2.6e-6 after two steps).
 @Suite(.serialized)
 struct PyTorchParityTests {
     struct Sample: Decodable { let indices: [Int]; let values: [Double]; let norm: Double; let sum: Double }
@@ -120,12 +121,12 @@ struct PyTorchParityTests {
             sgd.step(net.trainableParameters().map { $0.1 })
         }
         for (i, l) in losses.enumerated() {
-            #expect(abs(l - c.loss[i]) <= (i == 0 ? 1e-4 : 1e-3) * abs(c.loss[i]), "\(caseName): loss of step \(i + 1) \(l) vs \(c.loss[i])")
+            #expect(abs(l - c.loss[i]) <= 1e-4 * abs(c.loss[i]), "\(caseName): loss of step \(i + 1) \(l) vs \(c.loss[i])")
         }
         for (name, sample) in c.afterStep2 {
             let p = try #require(byName[name], "no parameter \(name)")
             let err = Self.relativeError(sample.indices.map { Double(p.value.data[$0]) }, sample.values)
-            #expect(err <= 3e-3, "\(caseName): \(name) after two steps rel err \(err)")
+            #expect(err <= 1e-3, "\(caseName): \(name) after two steps rel err \(err)")
         }
     }
 }
