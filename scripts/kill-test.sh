@@ -60,6 +60,7 @@ elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
 uniform() { awk -v r=$((RANDOM * 32768 + RANDOM)) -v t="$1" 'BEGIN { printf "%.3f", r / 1073741824 * t }'; }
 stage_count() { find "$1" -maxdepth 1 -name 'stage-[0-9][0-9].h5' | wc -l; }
 temp_count() { find "$1" -maxdepth 1 -name '.stage-*.tmp' | wc -l; }
+temp_names() { find "$1" -maxdepth 1 -name '.stage-*.tmp' | sort; }
 # check-run's per-stage lines without the folder, for comparison with the reference.
 digests() { "$binary" check-run "$1" | grep ': OK stage' | sed 's|^.*/stage-|stage-|'; }
 
@@ -88,7 +89,7 @@ fail() { echo "    FAIL: $*"; failed=1; }
 run_once() {
     local dir=$1 mode=$2 log=$1.out pid start delay target s temps_before lines_before
     mkdir -p "$dir"
-    temps_before=$(temp_count "$dir")
+    temps_before=$(temp_names "$dir")
     lines_before=0
     [ -f "$dir/train.log" ] && lines_before=$(wc -l <"$dir/train.log")
     if [ -e "$dir/stage-00.h5" ]; then
@@ -98,7 +99,9 @@ run_once() {
     fi
     pid=$! start=$(now)
     case "$mode" in
-        none) wait "$pid" || fail "memo-train exited with status $? (see $log)"; outcome="completed"; return ;;
+        none) wait "$pid" || fail "memo-train exited with status $? (see $log)"; outcome="completed"
+              [ "$(temp_count "$dir")" = 0 ] || fail "temporary files of interrupted writes left after a completed run"
+              return ;;
         uniform)
             delay=$(uniform "$reference_seconds")
             sleep "$delay" ;;
@@ -113,7 +116,8 @@ run_once() {
         local phase temps
         phase=$(phase_of "$dir/train.log" "$lines_before")
         temps=$(temp_count "$dir")
-        [ "$temps" -gt "$temps_before" ] && phase="$phase (write cut short)"
+        # A temporary file this process started (earlier ones are removed when a run starts).
+        [ -n "$(comm -13 <(echo "$temps_before") <(temp_names "$dir"))" ] && phase="$phase (write cut short)"
         phases[$phase]=$(( ${phases[$phase]:-0} + 1 ))
         outcome="killed after $(elapsed "$start") s in $phase, $(stage_count "$dir") checkpoint(s), $temps temporary file(s)"
         check_folder "$dir"

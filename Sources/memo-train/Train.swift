@@ -128,6 +128,11 @@ struct Train: ParsableCommand {
                 throw TrainingError.invalidConfig("\(runDir) already holds checkpoints; use --resume \(runDir) or another --out")
             }
         }
+        // This process now owns the folder: what a killed write left behind goes.
+        if FileManager.default.fileExists(atPath: runDir) {
+            let leftovers = try RunFolder.removeInterruptedWrites(in: runDir)
+            if !leftovers.isEmpty { print("removed \(leftovers.count) temporary file(s) of an interrupted write: \(leftovers.joined(separator: ", "))") }
+        }
         let kind = try DatasetKind.parse(config.dataset)
         let data = try Dataset.load(kind: kind, dataDir: config.dataDir, trainPerClass: config.trainPerClass,
                                     testPerClass: config.testPerClass)

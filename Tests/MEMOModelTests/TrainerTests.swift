@@ -219,10 +219,14 @@ struct TrainerTests {
             let first = try TinyRun.trainer()
             let r = try first.trainNextStage()
             try Checkpoint(trainer: first, result: r).write(to: dir + "/" + Checkpoint.fileName(stage: 0))
+            // ... and killed again while writing stage 1: a half-written temporary file remains.
+            FileManager.default.createFile(atPath: dir + "/.stage-01.h5.k1ll3d.tmp", contents: Data([0x89, 0x48, 0x44]))
         }
-        // The second process: a fresh trainer restored from the folder.
+        // The second process: a fresh trainer restored from the folder, the leftover ignored, then removed.
         let second = try TinyRun.trainer()
         try second.restore(from: RunFolder.checkpoints(in: dir))
+        #expect(try RunFolder.removeInterruptedWrites(in: dir) == [".stage-01.h5.k1ll3d.tmp"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == [Checkpoint.fileName(stage: 0)])
         #expect(second.completedStages == 1 && second.network.taskSizes == [2])
         let r = try second.trainNextStage()
         #expect(r.stage == 1)
