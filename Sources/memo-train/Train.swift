@@ -158,7 +158,7 @@ struct Train: ParsableCommand {
         let trainer = try MEMOTrainer(config: config, dataset: data, order: order)
         try trainer.restore(from: checkpoints)
         try FileManager.default.createDirectory(atPath: runDir, withIntermediateDirectories: true)
-        let logFile = RunLog(path: runDir + "/train.log")
+        let logFile = try RunLog(path: runDir + "/train.log")
         trainer.log = { line in print(line); fflush(stdout); logFile.write(line) }
         if isatty(1) != 0 {
             trainer.progress = { line in print("\r" + line, terminator: ""); fflush(stdout) }

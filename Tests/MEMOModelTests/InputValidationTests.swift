@@ -109,7 +109,7 @@ struct InputValidationTests {
         let dir = try DataFixtures.temporaryDirectory("validation-resume")
         defer { DataFixtures.cleanUp(dir) }
         try CheckpointSurgery.rewrite(run + "/stage-00.h5", to: dir + "/stage-00.h5") { c in
-            guard case var .int64s(v, s)? = c.datasets["memory/train_indices"] else { return }
+            guard case .int64s(var v, let s)? = c.datasets["memory/train_indices"] else { return }
             v[0] = 48
             c.datasets["memory/train_indices"] = .int64s(v, s)
         }
@@ -120,7 +120,7 @@ struct InputValidationTests {
                 + "(48 training images); the dataset differs from the run's")
         // An exemplar that is a training image of another class.
         try CheckpointSurgery.rewrite(run + "/stage-00.h5", to: dir + "/stage-00.h5") { c in
-            guard case var .int64s(v, s)? = c.datasets["memory/train_indices"] else { return }
+            guard case .int64s(var v, let s)? = c.datasets["memory/train_indices"] else { return }
             v[0] = 1  // TinyRun image 1 is of class 1; memory entry 0 is of class 0
             c.datasets["memory/train_indices"] = .int64s(v, s)
         }

@@ -220,7 +220,7 @@ struct TrainerTests {
             let r = try first.trainNextStage()
             try Checkpoint(trainer: first, result: r).write(to: dir + "/" + Checkpoint.fileName(stage: 0))
             // ... and killed again while writing stage 1: a half-written temporary file remains.
-            FileManager.default.createFile(atPath: dir + "/.stage-01.h5.k1ll3d.tmp", contents: Data([0x89, 0x48, 0x44]))
+            _ = FileManager.default.createFile(atPath: dir + "/.stage-01.h5.k1ll3d.tmp", contents: Data([0x89, 0x48, 0x44]))
         }
         // The second process: a fresh trainer restored from the folder, the leftover ignored, then removed.
         let second = try TinyRun.trainer()

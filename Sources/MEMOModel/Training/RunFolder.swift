@@ -46,19 +46,27 @@ public enum RunFolder {
 
 /// Appends lines to the run's log file.
 public final class RunLog {
-    private let handle: FileHandle?
+    private let handle: FileHandle
 
-    public init(path: String) {
-        if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
-        handle = FileHandle(forWritingAtPath: path)
-        _ = try? handle?.seekToEnd()
+    /// Opens `path` for appending, creating it if needed; throws naming the file if it cannot.
+    public init(path: String) throws {
+        if !FileManager.default.fileExists(atPath: path) {
+            guard FileManager.default.createFile(atPath: path, contents: nil) else {
+                throw CheckpointError.inconsistent(path: path, reason: "cannot create the log file: \(String(cString: strerror(errno)))")
+            }
+        }
+        guard let h = FileHandle(forWritingAtPath: path) else {
+            throw CheckpointError.inconsistent(path: path, reason: "cannot open the log file for writing")
+        }
+        handle = h
+        _ = try? handle.seekToEnd()
     }
 
     public func write(_ line: String) {
-        handle?.write(Data((line + "\n").utf8))
+        handle.write(Data((line + "\n").utf8))
     }
 
-    deinit { try? handle?.close() }
+    deinit { try? handle.close() }
 }
 
 /// The PyCIL-style summary after each stage: CNN and NME top-1 curves, grouped accuracy, average
