@@ -221,12 +221,15 @@ struct TrainerTests {
             try Checkpoint(trainer: first, result: r).write(to: dir + "/" + Checkpoint.fileName(stage: 0))
             // ... and killed again while writing stage 1: a half-written temporary file remains.
             _ = FileManager.default.createFile(atPath: dir + "/.stage-01.h5.k1ll3d.tmp", contents: Data([0x89, 0x48, 0x44]))
+            // A hidden file of the user's that merely ends in ".tmp" is not ours to delete.
+            _ = FileManager.default.createFile(atPath: dir + "/.notes.draft.tmp", contents: Data("keep".utf8))
         }
         // The second process: a fresh trainer restored from the folder, the leftover ignored, then removed.
         let second = try TinyRun.trainer()
         try second.restore(from: RunFolder.checkpoints(in: dir))
         #expect(try RunFolder.removeInterruptedWrites(in: dir) == [".stage-01.h5.k1ll3d.tmp"])
-        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == [Checkpoint.fileName(stage: 0)])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == [".notes.draft.tmp", Checkpoint.fileName(stage: 0)])
+        try FileManager.default.removeItem(atPath: dir + "/.notes.draft.tmp")
         #expect(second.completedStages == 1 && second.network.taskSizes == [2])
         let r = try second.trainNextStage()
         #expect(r.stage == 1)

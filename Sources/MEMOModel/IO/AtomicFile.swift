@@ -30,7 +30,7 @@ public func writeAtomically(to path: String, _ body: (_ temporaryPath: String) t
     let folderPath = folder.isEmpty ? "." : folder
     // A system-random suffix, not MEMORandom: the name must differ between runs with the same seed.
     let suffix = String(UInt64.random(in: 0 ... .max), radix: 36)
-    let temporaryPath = (folder.isEmpty ? "" : folder + "/") + ".\(name).\(suffix).tmp"
+    let temporaryPath = (folder.isEmpty ? "" : folder + "/") + temporaryName(for: name, suffix: suffix)
 
     do {
         try body(temporaryPath)
@@ -43,6 +43,20 @@ public func writeAtomically(to path: String, _ body: (_ temporaryPath: String) t
         throw error
     }
     try synchronize(folderPath, for: path, what: "the folder")
+}
+
+/// The temporary file name `writeAtomically` uses for `name`: ".<name>.<suffix>.tmp".
+func temporaryName(for name: String, suffix: String) -> String { ".\(name).\(suffix).tmp" }
+
+/// The file a temporary name of `writeAtomically` was going to replace (its `name`), or nil if
+/// `temporary` is not such a name.
+public func atomicWriteTarget(ofTemporary temporary: String) -> String? {
+    guard temporary.hasPrefix("."), temporary.hasSuffix(".tmp") else { return nil }
+    let inner = temporary.dropFirst().dropLast(4)  // "<name>.<suffix>"
+    guard let dot = inner.lastIndex(of: "."), dot != inner.startIndex else { return nil }
+    let suffix = inner[inner.index(after: dot)...]
+    guard !suffix.isEmpty, suffix.allSatisfy({ $0.isASCII && ($0.isNumber || $0.isLowercase) }) else { return nil }
+    return String(inner[..<dot])
 }
 
 /// fsync on a file or folder opened read-only (Linux allows both).

@@ -27,14 +27,15 @@ public enum RunFolder {
         return out
     }
 
-    /// Deletes what interrupted atomic writes left in `dir` (".stage-XX.h5.<random>.tmp", see
-    /// `writeAtomically`) and returns their names. Call it only
-    /// when this process owns the folder (on `--resume`): a concurrent writer's temporary file
-    /// looks the same.
+    /// Deletes the temporary files interrupted checkpoint writes left in `dir` (see
+    /// `writeAtomically`) and returns their names. Call it only when this process owns the
+    /// folder (memo-train, before training in it): a concurrent writer's file looks the same.
     @discardableResult
     public static func removeInterruptedWrites(in dir: String) throws -> [String] {
-        let names = try FileManager.default.contentsOfDirectory(atPath: dir)
-            .filter { $0.hasPrefix(".") && $0.hasSuffix(".tmp") && $0.split(separator: ".").count >= 3 }.sorted()
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir).filter { name in
+            guard let target = atomicWriteTarget(ofTemporary: name) else { return false }
+            return target.hasPrefix("stage-") && target.hasSuffix(".h5")
+        }.sorted()
         for name in names {
             do { try FileManager.default.removeItem(atPath: dir + "/" + name) } catch {
                 throw CheckpointError.inconsistent(path: dir + "/" + name, reason: "cannot remove a leftover temporary file: \(error.localizedDescription)")
