@@ -110,7 +110,6 @@ struct Train: ParsableCommand {
     }
 
     func runTraining() throws {
-        if let threads { setEngineThreads(threads) }
         if !device.isEmpty { print("note: -d \(device.joined(separator: " ")) ignored: memo-train runs on the CPU") }
         var config: MEMOConfig
         var checkpoints: [Checkpoint] = []
@@ -121,8 +120,21 @@ struct Train: ParsableCommand {
             guard let last = checkpoints.last else { throw TrainingError.resume("\(resume) holds no finished stage") }
             config = last.config
             print("resuming \(resume) after stage \(last.stage + 1)")
+            if let trained = config.threads {
+                if let threads, threads != trained {
+                    print("note: --threads \(threads), but the run trained with \(trained): the later stages will "
+                        + "differ from an uninterrupted run (runs are reproducible per seed and thread count)")
+                    setEngineThreads(threads)
+                } else {
+                    setEngineThreads(trained)
+                }
+            } else if let threads {
+                setEngineThreads(threads)
+            }
         } else {
             config = try makeConfig()
+            if let threads { setEngineThreads(threads) }
+            config.threads = engineThreads()
             runDir = out ?? "checkpoints/" + config.runName
             if !(try RunFolder.checkpoints(in: runDir, allowMissing: true)).isEmpty {
                 throw TrainingError.invalidConfig("\(runDir) already holds checkpoints; use --resume \(runDir) or another --out")

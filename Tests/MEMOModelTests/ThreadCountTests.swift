@@ -75,4 +75,24 @@ struct ThreadCountTests {
             #expect(err <= 1e-4, "running statistic \(name): rel err \(err) between 1 and 2 threads")
         }
     }
+
+    /// A run records its thread count in the configuration (so a resume reuses it); checkpoints
+    /// written before it was recorded still decode, with no thread count.
+    @Test func threadCountIsRecordedInTheConfiguration() throws {
+        setEngineThreads(2)
+        #expect(engineThreads() == 2)
+        setEngineThreads(1)
+        #expect(engineThreads() == 1)
+        var c = MEMOConfig()
+        c.threads = 2
+        let json = try JSONEncoder().encode(c)
+        #expect(String(decoding: json, as: UTF8.self).contains("\"threads\":2"))
+        #expect(try JSONDecoder().decode(MEMOConfig.self, from: json) == c)
+        var object = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any])
+        object["threads"] = nil
+        let old = try JSONDecoder().decode(MEMOConfig.self, from: JSONSerialization.data(withJSONObject: object))
+        #expect(old.threads == nil)
+        c.threads = nil
+        #expect(old == c)
+    }
 }

@@ -180,3 +180,10 @@ public func setEngineThreads(_ count: Int) -> Bool {
     unsafeBitCast(sym, to: (@convention(c) (Int32) -> Void).self)(Int32(count))
     return true
 }
+
+/// The number of threads oneDNN's OpenMP pool uses (libgomp's `omp_get_max_threads`: the last
+/// `setEngineThreads`, else `OMP_NUM_THREADS`, else the cores), or nil when libgomp is not loaded.
+public func engineThreads() -> Int? {
+    guard let sym = dlsym(nil, "omp_get_max_threads") else { return nil }
+    return Int(unsafeBitCast(sym, to: (@convention(c) () -> Int32).self)())
+}

@@ -43,6 +43,10 @@ public struct MEMOConfig: Codable, Equatable, Sendable {
     public var trainAdaptive: Bool = false
     /// Evaluate on the test set every this many epochs during training (the reference: 5); 0 = never.
     public var evalEvery: Int = 5
+    /// oneDNN threads the run trained with. A run is reproducible given its seed *and* its
+    /// thread count (two threads sum in another order), so a resume reuses it. Nil in
+    /// checkpoints written before it was recorded.
+    public var threads: Int? = nil
 
     public init() {}
 
@@ -55,7 +59,7 @@ public struct MEMOConfig: Codable, Equatable, Sendable {
         case initLRDecay = "init_lr_decay", initWeightDecay = "init_weight_decay", epochs, lrate, milestones
         case lrateDecay = "lrate_decay", weightDecay = "weight_decay", batchSize = "batch_size", scheduler
         case tMax = "t_max", alphaAux = "alpha_aux", trainBase = "train_base", trainAdaptive = "train_adaptive"
-        case evalEvery = "eval_every"
+        case evalEvery = "eval_every", threads
     }
 
     /// The learning-rate schedule of a stage, as the reference builds it.
