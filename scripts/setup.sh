@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # First command of a fresh Debian machine: install the system packages, build the release
 # binaries, and run the main job: MEMO on the embedded Fashion-MNIST (Debian's
-# dataset-fashion-mnist), 5 stages of 2 classes, memo_resnet14_cifar, a short schedule
+# dataset-fashion-mnist), 5 stages of 2 classes, memo_resnet14_cifar, 4,000 exemplars, a short schedule
 # (cosine learning rate: 4 epochs at stage 0, 2 per later stage; the configuration of
 # docs/accuracy.md), then the run's forgetting curve and memory summary.
 # Set MEMO_SKIP_RUN=1 to only install and build.
@@ -15,7 +15,7 @@ if [ -e "$out/stage-00.h5" ]; then
     echo "$out exists: resuming it (delete it to start over)"
     .build/release/memo-train --resume "$out"
 else
-    .build/release/memo-train -model memo -init 2 -incre 2 -ms 1000 -net memo_resnet14_cifar -p fair --train_base \
+    .build/release/memo-train -model memo -init 2 -incre 2 -ms 4000 -net memo_resnet14_cifar -p fair --train_base \
         --scheduler cosine --init_epoch 4 --epochs 2 --t_max 2 --dataset fashion-mnist --out "$out"
 fi
 .build/release/memo-infer forgetting "$out" --plot docs/fashion-mnist-forgetting.png

@@ -7,8 +7,8 @@ struct Train: ParsableCommand {
         abstract: "Train a MEMO run stage by stage (the default command).",
         discussion: """
         Examples:
-          memo-train -model memo -init 2 -incre 2 -ms 1000 -net memo_resnet14_cifar -p fair --train_base \\
-                     --init_epoch 3 --epochs 2 --dataset fashion-mnist
+          memo-train -model memo -init 2 -incre 2 -ms 4000 -net memo_resnet14_cifar -p fair --train_base \\
+                     --scheduler cosine --init_epoch 4 --epochs 2 --t_max 2 --dataset fashion-mnist
           memo-train -model memo -init 10 -incre 10 -ms 3312 -net memo_resnet32 -p fair --train_base \\
                      --init_epoch 71 --epochs 51 --dataset cifar100 --data-dir ~/data
           memo-train --resume checkpoints/<run>
