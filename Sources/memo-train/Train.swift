@@ -120,26 +120,20 @@ struct Train: ParsableCommand {
             guard let last = checkpoints.last else { throw TrainingError.resume("\(resume) holds no finished stage") }
             config = last.config
             print("resuming \(resume) after stage \(last.stage + 1)")
-            if let trained = config.threads {
-                if let threads, threads != trained {
-                    print("note: --threads \(threads), but the run trained with \(trained): the later stages will "
-                        + "differ from an uninterrupted run (runs are reproducible per seed and thread count)")
-                    setEngineThreads(threads)
-                } else {
-                    setEngineThreads(trained)
-                }
-            } else if let threads {
-                setEngineThreads(threads)
+            if let threads, let trained = config.threads, threads != trained {
+                print("note: --threads \(threads), but the run trained with \(trained): the later stages will "
+                    + "differ from an uninterrupted run (runs are reproducible per seed and thread count)")
             }
         } else {
             config = try makeConfig()
-            if let threads { setEngineThreads(threads) }
-            config.threads = engineThreads()
             runDir = out ?? "checkpoints/" + config.runName
             if !(try RunFolder.checkpoints(in: runDir, allowMissing: true)).isEmpty {
                 throw TrainingError.invalidConfig("\(runDir) already holds checkpoints; use --resume \(runDir) or another --out")
             }
         }
+        // --threads, else the thread count the resumed run trained with; a new run records its own.
+        if let count = threads ?? config.threads { setEngineThreads(count) }
+        if resume == nil { config.threads = engineThreads() }
         // This process now owns the folder: what a killed write left behind goes.
         if FileManager.default.fileExists(atPath: runDir) {
             let leftovers = try RunFolder.removeInterruptedWrites(in: runDir)

@@ -38,6 +38,8 @@ public struct Checkpoint {
 
     /// File name of a stage inside a run folder.
     public static func fileName(stage: Int) -> String { String(format: "stage-%02d.h5", stage) }
+    /// Whether `name` is named like a stage checkpoint ("stage-XX.h5"), finished or not.
+    public static func isStageFileName(_ name: String) -> Bool { name.hasPrefix("stage-") && name.hasSuffix(".h5") }
 }
 
 public enum CheckpointError: Error, CustomStringConvertible {

@@ -12,7 +12,7 @@ public enum RunFolder {
             throw CheckpointError.notACheckpoint(path: dir, reason: "no such run folder")
         }
         let names = try FileManager.default.contentsOfDirectory(atPath: dir)
-            .filter { $0.hasPrefix("stage-") && $0.hasSuffix(".h5") }.sorted()
+            .filter(Checkpoint.isStageFileName).sorted()
         var out: [Checkpoint] = []
         for (i, name) in names.enumerated() {
             guard name == Checkpoint.fileName(stage: i) else {
@@ -32,10 +32,8 @@ public enum RunFolder {
     /// folder (memo-train, before training in it): a concurrent writer's file looks the same.
     @discardableResult
     public static func removeInterruptedWrites(in dir: String) throws -> [String] {
-        let names = try FileManager.default.contentsOfDirectory(atPath: dir).filter { name in
-            guard let target = atomicWriteTarget(ofTemporary: name) else { return false }
-            return target.hasPrefix("stage-") && target.hasSuffix(".h5")
-        }.sorted()
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir)
+            .filter { atomicWriteTarget(ofTemporary: $0).map(Checkpoint.isStageFileName) ?? false }.sorted()
         for name in names {
             do { try FileManager.default.removeItem(atPath: dir + "/" + name) } catch {
                 throw CheckpointError.inconsistent(path: dir + "/" + name, reason: "cannot remove a leftover temporary file: \(error.localizedDescription)")
