@@ -133,6 +133,35 @@ struct InputValidationTests {
         #expect(t.completedStages == 1 && t.memory == stage0.memory)
     }
 
+    // MARK: Run folders
+
+    @Test func runFolderProblemsNameTheFolderOrTheFile() throws {
+        let run = try CheckpointSurgery.untrainedRun.get()
+        let dir = try DataFixtures.temporaryDirectory("validation-folder")
+        defer { DataFixtures.cleanUp(dir) }
+        let missing = dir + "/no-such-run"
+        #expect(throws: RunFolderError.noSuchFolder(path: missing)) { try RunFolder.checkpoints(in: missing) }
+        #expect(Self.message { try RunFolder.checkpoints(in: missing) } == "\(missing): no such run folder")
+        #expect(try RunFolder.checkpoints(in: missing, allowMissing: true).isEmpty)
+        // A gap: stage-01.h5 without stage-00.h5 is refused by name, before anything is read.
+        try DataFixtures.write(Array("never read".utf8), to: dir + "/stage-01.h5")
+        #expect(throws: RunFolderError.stageGap(path: dir + "/stage-01.h5", expected: "stage-00.h5")) {
+            try RunFolder.checkpoints(in: dir)
+        }
+        #expect(Self.message { try RunFolder.checkpoints(in: dir) }
+            == "\(dir)/stage-01.h5: expected stage-00.h5 (stages must be consecutive)")
+        // A file named stage-00.h5 that holds stage 1.
+        try FileManager.default.removeItem(atPath: dir + "/stage-01.h5")
+        try FileManager.default.copyItem(atPath: run + "/stage-01.h5", toPath: dir + "/stage-00.h5")
+        #expect(throws: RunFolderError.wrongStage(path: dir + "/stage-00.h5", stage: 1)) {
+            try RunFolder.checkpoints(in: dir)
+        }
+        // A log file that cannot be created.
+        let log = dir + "/no-such-folder/train.log"
+        #expect(throws: RunFolderError.self) { try RunLog(path: log) }
+        #expect(Self.message { try RunLog(path: log) } == "\(log): cannot write the log file: No such file or directory")
+    }
+
     // MARK: Format version
 
     @Test func filesWithoutOrWithANewerFormatVersionAreRefused() throws {

@@ -1,5 +1,25 @@
 import Foundation
 
+/// Problems with a run folder itself (as opposed to one checkpoint in it, `CheckpointError`);
+/// each names the path.
+public enum RunFolderError: Error, CustomStringConvertible, Equatable {
+    case noSuchFolder(path: String)
+    case stageGap(path: String, expected: String)
+    case wrongStage(path: String, stage: Int)
+    case cannotRemoveTemporary(path: String, reason: String)
+    case logNotWritable(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .noSuchFolder(p): return "\(p): no such run folder"
+        case let .stageGap(p, e): return "\(p): expected \(e) (stages must be consecutive)"
+        case let .wrongStage(p, s): return "\(p): holds stage \(s)"
+        case let .cannotRemoveTemporary(p, r): return "\(p): cannot remove a leftover temporary file: \(r)"
+        case let .logNotWritable(p, r): return "\(p): cannot write the log file: \(r)"
+        }
+    }
+}
+
 /// A run folder: `stage-00.h5`, `stage-01.h5`, ... plus `train.log` and `curves.csv`.
 public enum RunFolder {
     /// The checkpoints of consecutive finished stages, in order. Temporary files of an
@@ -9,18 +29,18 @@ public enum RunFolder {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
             if allowMissing { return [] }
-            throw CheckpointError.notACheckpoint(path: dir, reason: "no such run folder")
+            throw RunFolderError.noSuchFolder(path: dir)
         }
         let names = try FileManager.default.contentsOfDirectory(atPath: dir)
             .filter(Checkpoint.isStageFileName).sorted()
         var out: [Checkpoint] = []
         for (i, name) in names.enumerated() {
             guard name == Checkpoint.fileName(stage: i) else {
-                throw CheckpointError.inconsistent(path: dir + "/" + name, reason: "expected \(Checkpoint.fileName(stage: i)) (stages must be consecutive)")
+                throw RunFolderError.stageGap(path: dir + "/" + name, expected: Checkpoint.fileName(stage: i))
             }
             let c = try Checkpoint.read(dir + "/" + name)
             guard c.stage == i else {
-                throw CheckpointError.inconsistent(path: dir + "/" + name, reason: "holds stage \(c.stage)")
+                throw RunFolderError.wrongStage(path: dir + "/" + name, stage: c.stage)
             }
             out.append(c)
         }
@@ -36,7 +56,7 @@ public enum RunFolder {
             .filter { atomicWriteTarget(ofTemporary: $0).map(Checkpoint.isStageFileName) ?? false }.sorted()
         for name in names {
             do { try FileManager.default.removeItem(atPath: dir + "/" + name) } catch {
-                throw CheckpointError.inconsistent(path: dir + "/" + name, reason: "cannot remove a leftover temporary file: \(error.localizedDescription)")
+                throw RunFolderError.cannotRemoveTemporary(path: dir + "/" + name, reason: error.localizedDescription)
             }
         }
         return names
@@ -51,11 +71,11 @@ public final class RunLog {
     public init(path: String) throws {
         if !FileManager.default.fileExists(atPath: path) {
             guard FileManager.default.createFile(atPath: path, contents: nil) else {
-                throw CheckpointError.inconsistent(path: path, reason: "cannot create the log file: \(String(cString: strerror(errno)))")
+                throw RunFolderError.logNotWritable(path: path, reason: String(cString: strerror(errno)))
             }
         }
         guard let h = FileHandle(forWritingAtPath: path) else {
-            throw CheckpointError.inconsistent(path: path, reason: "cannot open the log file for writing")
+            throw RunFolderError.logNotWritable(path: path, reason: "cannot open it for writing")
         }
         handle = h
         _ = try? handle.seekToEnd()
