@@ -162,6 +162,15 @@ struct InputValidationTests {
         #expect(Self.message { try RunLog(path: log) } == "\(log): cannot write the log file: No such file or directory")
     }
 
+    @Test func runLogAppendsAcrossReopens() throws {
+        let dir = try DataFixtures.temporaryDirectory("validation-log")
+        defer { DataFixtures.cleanUp(dir) }
+        let path = dir + "/train.log"
+        do { let log = try RunLog(path: path); log.write("first run") }
+        do { let log = try RunLog(path: path); log.write("resumed"); log.write("done") }
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "first run\nresumed\ndone\n")
+    }
+
     // MARK: Format version
 
     @Test func filesWithoutOrWithANewerFormatVersionAreRefused() throws {

@@ -69,16 +69,9 @@ public final class RunLog {
 
     /// Opens `path` for appending, creating it if needed; throws naming the file if it cannot.
     public init(path: String) throws {
-        if !FileManager.default.fileExists(atPath: path) {
-            guard FileManager.default.createFile(atPath: path, contents: nil) else {
-                throw RunFolderError.logNotWritable(path: path, reason: String(cString: strerror(errno)))
-            }
-        }
-        guard let h = FileHandle(forWritingAtPath: path) else {
-            throw RunFolderError.logNotWritable(path: path, reason: "cannot open it for writing")
-        }
-        handle = h
-        _ = try? handle.seekToEnd()
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        guard fd >= 0 else { throw RunFolderError.logNotWritable(path: path, reason: String(cString: strerror(errno))) }
+        handle = FileHandle(fileDescriptor: fd, closeOnDealloc: false)
     }
 
     public func write(_ line: String) {
