@@ -39,9 +39,11 @@ struct Classify: ParsableCommand {
     func run() throws {
         // A handful of images is one small batch: a second OpenMP thread only adds barriers
         // (seconds on a busy machine for a 10-block network), so answer on one thread.
-        if let threads { setEngineThreads(threads) } else if ClassifyReport.expand(images).files.count < 32 {
-            setEngineThreads(1)
-        }
+        let count = threads ?? (ClassifyReport.expand(images).files.count < 32 ? 1 : EngineThreads.processDefault)
+        try EngineThreads.with(count) { try classify() }
+    }
+
+    func classify() throws {
         let classifier = try Classifier(checkpoint: Checkpoint.read(checkpoint), path: checkpoint)
         let report = ClassifyReport.run(classifier, arguments: images, head: nme ? .nme : .cnn, top: top)
         for note in report.notes { printError("note: " + note) }

@@ -38,7 +38,10 @@ struct Evaluate: ParsableCommand {
     }
 
     func run() throws {
-        if let threads { setEngineThreads(threads) }
+        try EngineThreads.with(threads ?? EngineThreads.processDefault) { try evaluate() }
+    }
+
+    func evaluate() throws {
         let c = try Checkpoint.read(checkpoint)
         let recorded = try? DatasetKind.parse(c.config.dataset)
         let kind: DatasetKind

@@ -19,7 +19,8 @@ struct Bench: ParsableCommand {
     func run() throws {
         guard let backbone = Backbone(name: net) else { throw ValidationError("unknown backbone '\(net)'") }
         let list = ks.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-        print("engine: \(engineDescription), OMP_NUM_THREADS=\(ProcessInfo.processInfo.environment["OMP_NUM_THREADS"] ?? "unset")")
+        print("engine: \(engineDescription) (OMP_NUM_THREADS=\(ProcessInfo.processInfo.environment["OMP_NUM_THREADS"] ?? "unset"), "
+            + "DNNL_MAX_CPU_ISA=\(ProcessInfo.processInfo.environment["DNNL_MAX_CPU_ISA"] ?? "unset"))")
         print("| \(net) | train img/s (batch \(batch)) | inference img/s (batch \(inferenceBatch)) |")
         print("|---|---|---|")
         for k in list {

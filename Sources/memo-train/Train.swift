@@ -132,8 +132,14 @@ struct Train: ParsableCommand {
             }
         }
         // --threads, else the thread count the resumed run trained with; a new run records its own.
-        if let count = threads ?? config.threads { setEngineThreads(count) }
-        if resume == nil { config.threads = engineThreads() }
+        let count = threads ?? config.threads ?? EngineThreads.processDefault
+        if resume == nil { config.threads = count }
+        try EngineThreads.with(count) { try train(config: config, runDir: runDir, checkpoints: checkpoints) }
+    }
+
+    /// Trains the stages `checkpoints` does not hold yet into `runDir`.
+    func train(config: MEMOConfig, runDir: String, checkpoints: [Checkpoint]) throws {
+        var config = config
         // This process now owns the folder: what a killed write left behind goes.
         if FileManager.default.fileExists(atPath: runDir) {
             let leftovers = try RunFolder.removeInterruptedWrites(in: runDir)
@@ -169,6 +175,7 @@ struct Train: ParsableCommand {
         if isatty(1) != 0 {
             trainer.progress = { line in print("\r" + line, terminator: ""); fflush(stdout) }
         }
+        trainer.log("engine: \(engineDescription)")
         trainer.log("run folder \(runDir); dataset \(data.name): \(data.train.count) train / \(data.test.count) test images, "
             + "\(classCount) classes, tasks \(trainer.split.taskSizes); \(config.convnetType), memory \(config.memorySize)")
         while trainer.completedStages < trainer.stageCount {

@@ -156,6 +156,9 @@ public final class Conv2D: ParameterContainer {
     /// Drops cached primitives and buffers (after training, to free memory).
     func releaseCaches() { plans.removeAll() }
 
+    /// The thread count the forward primitive for `x` was created with (and runs with).
+    func forwardPrimitiveThreads(for x: Activation) -> Int { plan(for: x).forward.threads }
+
     /// oneDNN's kernel names for a given input, for the benchmark report.
     func implementations(for x: Activation) -> String { plan(for: x).forward.implementation }
 }

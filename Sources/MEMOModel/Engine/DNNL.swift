@@ -7,8 +7,8 @@ import Foundation
 /// (channel blocks of 16 or 8, see `channelBlock`) for every activation after the first convolution, kept from layer to
 /// layer so no reorders happen between layers.
 ///
-/// oneDNN runs its own OpenMP thread pool (OMP_NUM_THREADS, default: all cores); nothing else in
-/// the engine starts threads beside it. All calls are synchronous (the stream is waited on).
+/// oneDNN runs its own OpenMP thread pool, as many threads as `EngineThreads` says; nothing else
+/// in the engine starts threads beside it. All calls are synchronous (the stream is waited on).
 public enum DNNLError: Error, CustomStringConvertible {
     case call(String, String)
 
@@ -58,10 +58,33 @@ let channelBlock: Int = {
 /// The blocked activation format tag for `channelBlock`.
 var blockedTag: dnnl_format_tag_t { channelBlock == 16 ? dnnl_nChw16c : dnnl_nChw8c }
 
-/// Short description of the CPU path, for logs and the benchmark.
+/// The instruction set oneDNN's kernels use here (its effective ISA: the CPU's, capped by
+/// `DNNL_MAX_CPU_ISA`), by oneDNN's name for it.
+public var engineISA: String {
+    let names: [(dnnl_cpu_isa_t, String)] = [
+        (dnnl_cpu_isa_avx512_core_amx, "avx512_core_amx"), (dnnl_cpu_isa_avx512_core_bf16, "avx512_core_bf16"),
+        (dnnl_cpu_isa_avx512_core_vnni, "avx512_core_vnni"), (dnnl_cpu_isa_avx512_core, "avx512_core"),
+        (dnnl_cpu_isa_avx2_vnni, "avx2_vnni"), (dnnl_cpu_isa_avx2, "avx2"), (dnnl_cpu_isa_avx, "avx"),
+        (dnnl_cpu_isa_sse41, "sse41"),
+    ]
+    let isa = dnnl_get_effective_cpu_isa()
+    return names.first { $0.0 == isa }?.1 ?? "isa 0x" + String(isa.rawValue, radix: 16)
+}
+
+/// The CPU's model name from /proc/cpuinfo ("unknown CPU" where there is none).
+public var cpuModelName: String {
+    guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+          let line = text.split(separator: "\n").first(where: { $0.hasPrefix("model name") }),
+          let colon = line.firstIndex(of: ":") else { return "unknown CPU" }
+    return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+}
+
+/// The CPU path in one line, for logs, the benchmark and test runs: oneDNN's version, its ISA,
+/// the activation layout, the CPU, and the thread count in force.
 public var engineDescription: String {
-    "oneDNN \(dnnl_version().pointee.major).\(dnnl_version().pointee.minor).\(dnnl_version().pointee.patch), "
-        + "activations nChw\(channelBlock)c"
+    let v = dnnl_version().pointee
+    return "oneDNN \(v.major).\(v.minor).\(v.patch), \(engineISA) kernels on nChw\(channelBlock)c activations, "
+        + "\(cpuModelName), \(EngineThreads.current) thread(s)"
 }
 
 /// A memory descriptor built from dims and a format tag.
@@ -82,14 +105,19 @@ func memoryDescEqual(_ a: dnnl_memory_desc_t, _ b: dnnl_memory_desc_t) -> Bool {
     return dnnl_memory_desc_equal(&x, &y) != 0
 }
 
-/// A primitive descriptor and its primitive, destroyed together.
+/// A primitive descriptor and its primitive, destroyed together. Created, and always executed,
+/// with the `EngineThreads.current` count of its creation.
 final class Primitive {
     let pd: dnnl_primitive_desc_t
     let primitive: dnnl_primitive_t
+    /// oneDNN threads this primitive was created for and runs with.
+    let threads: Int
 
     /// Creates from an op descriptor (conv, batch norm, ...). `hint` is the forward primitive
     /// descriptor for backward primitives.
     init<Desc>(_ desc: inout Desc, hint: Primitive? = nil, what: String) {
+        threads = EngineThreads.current
+        EngineThreads.apply(threads)
         var pd: dnnl_primitive_desc_t?
         let status = withUnsafePointer(to: &desc) {
             dnnl_primitive_desc_create(&pd, UnsafeRawPointer($0), nil, DNNLContext.shared.engine, hint?.pd)
@@ -103,6 +131,8 @@ final class Primitive {
 
     /// A reorder between two memory descriptors.
     init(reorderFrom src: dnnl_memory_desc_t, to dst: dnnl_memory_desc_t) {
+        threads = EngineThreads.current
+        EngineThreads.apply(threads)
         var s = src, d = dst
         let engine = DNNLContext.shared.engine
         var pd: dnnl_primitive_desc_t?
@@ -144,6 +174,7 @@ final class Primitive {
             execArgs.append(dnnl_exec_arg_t(arg: arg, memory: m!))
         }
         ctx.lock.lock()
+        EngineThreads.apply(threads)
         dnnlCheck(dnnl_primitive_execute(primitive, ctx.stream, Int32(execArgs.count), execArgs), "execute")
         dnnlCheck(dnnl_stream_wait(ctx.stream), "stream_wait")
         ctx.lock.unlock()
@@ -159,31 +190,8 @@ func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
     let lock = DNNLContext.shared.lock
     lock.lock()
     defer { lock.unlock() }
+    EngineThreads.apply(EngineThreads.current)
     let status = dnnl_sgemm(transA ? 84 : 78, transB ? 84 : 78, Int64(m), Int64(n), Int64(k), alpha,
                             a, Int64(lda), b, Int64(ldb), beta, c, Int64(ldc))
     dnnlCheck(status, "sgemm \(m)x\(n)x\(k)")
-}
-
-#if canImport(Glibc)
-import Glibc
-#endif
-
-/// Sets the number of threads oneDNN's OpenMP pool uses from now on (libgomp's
-/// `omp_set_num_threads`, looked up at run time: libgomp is loaded by libdnnl, and linking it
-/// directly would need a development symlink Debian keeps in GCC's private folder). On a machine
-/// whose cores are busy with other work, fewer threads avoid OpenMP barriers waiting for a
-/// descheduled thread. Returns false when the symbol is unavailable.
-@discardableResult
-public func setEngineThreads(_ count: Int) -> Bool {
-    // RTLD_DEFAULT is ((void *) 0) on glibc: search every loaded object.
-    guard count > 0, let sym = dlsym(nil, "omp_set_num_threads") else { return false }
-    unsafeBitCast(sym, to: (@convention(c) (Int32) -> Void).self)(Int32(count))
-    return true
-}
-
-/// The number of threads oneDNN's OpenMP pool uses (libgomp's `omp_get_max_threads`: the last
-/// `setEngineThreads`, else `OMP_NUM_THREADS`, else the cores), or nil when libgomp is not loaded.
-public func engineThreads() -> Int? {
-    guard let sym = dlsym(nil, "omp_get_max_threads") else { return nil }
-    return Int(unsafeBitCast(sym, to: (@convention(c) () -> Int32).self)())
 }
