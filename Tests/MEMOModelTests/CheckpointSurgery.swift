@@ -104,7 +104,9 @@ enum CheckpointSurgery {
     /// libhdf5 calls: `HDF5File` only writes data it is given.
     static func declareHugeDataset(_ name: String, dims: [UInt64], float: Bool = false, in path: String) throws {
         struct Failure: Error, CustomStringConvertible { let description: String }
-        let file = H5Fopen(path, swh5_acc_rdwr(), swh5_p_default())
+        let access = try HDF5File.fileAccessList(path: path, forWriting: true)
+        defer { H5Pclose(access) }
+        let file = H5Fopen(path, swh5_acc_rdwr(), access)
         guard file >= 0 else { throw Failure(description: "cannot open \(path)") }
         defer { H5Fclose(file) }
         if H5Lexists(file, name, swh5_p_default()) > 0 {
@@ -129,7 +131,11 @@ enum CheckpointSurgery {
         let f = try HDF5File.open(path)
         let names = try f.datasetNames()
         f.close()
-        let file = H5Fopen(path, swh5_acc_rdonly(), swh5_p_default())
+        // The library's reader access list: other tests read the same shared checkpoint
+        // concurrently, and libhdf5 refuses a second open with another file-locking flag.
+        let access = try HDF5File.fileAccessList(path: path, forWriting: false)
+        defer { H5Pclose(access) }
+        let file = H5Fopen(path, swh5_acc_rdonly(), access)
         guard file >= 0 else { return [] }
         defer { H5Fclose(file) }
         var ranges: [Range<Int>] = []

@@ -213,7 +213,10 @@ public final class HDF5File {
     /// that 1.8's v1 B-tree lacks) and take libhdf5's advisory lock where the file system has one.
     /// Readers take no lock: files are replaced atomically (`writeAtomically`), so a reader never
     /// sees one being written, and a lock could only fail spuriously (NFS, a second handle).
-    private static func fileAccessList(path: String, forWriting: Bool) throws -> hid_t {
+    /// libhdf5 refuses to open a file again in the same process with another locking flag while
+    /// it is open ("file locking flag values don't match"), so any other opener in this process
+    /// (the tests' raw libhdf5 edits) takes its access list from here. The caller closes it.
+    static func fileAccessList(path: String, forWriting: Bool) throws -> hid_t {
         let access = H5Pcreate(swh5_p_file_access())
         guard access >= 0,
               !forWriting || H5Pset_libver_bounds(access, H5F_LIBVER_V110, H5F_LIBVER_V110) >= 0,
