@@ -29,19 +29,24 @@ let package = Package(
             dependencies: ["CHDF5", "CPNG", "CDNNL", "CZlib"],
             swiftSettings: release + [.swiftLanguageMode(.v5)]
         ),
+        .target(
+            name: "MEMOCommandLine",
+            dependencies: ["MEMOModel", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: release + [.swiftLanguageMode(.v5)]
+        ),
         .executableTarget(
             name: "memo-train",
-            dependencies: ["MEMOModel", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["MEMOModel", "MEMOCommandLine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: release + [.swiftLanguageMode(.v5)]
         ),
         .executableTarget(
             name: "memo-infer",
-            dependencies: ["MEMOModel", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["MEMOModel", "MEMOCommandLine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: release + [.swiftLanguageMode(.v5)]
         ),
         .testTarget(
             name: "MEMOModelTests",
-            dependencies: ["MEMOModel"],
+            dependencies: ["MEMOModel", "MEMOCommandLine"],
             resources: [.copy("Fixtures")],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),

@@ -71,8 +71,9 @@ phase_of() {
     last=$(tail -n +"$(($2 + 1))" "$1" 2>/dev/null | grep -v '^$' | tail -1 || true)
     case "$last" in
         "") echo "start-up (data loading)" ;;
+        "resuming "*|"note: "*|"engine: "*) echo "start-up (data loading)" ;;
         "run folder "*) echo "training" ;;
-        "stage "*"/$stages: classes"*) echo "training" ;;
+        "stage "*" of 0-"*) echo "training" ;;
         "  stage "*" epoch "*|"  weight align"*) echo "herding" ;;
         "  memory: "*) echo "evaluation" ;;
         "  stage "*": CNN top-1"*) echo "checkpoint writing" ;;
@@ -106,7 +107,7 @@ run_once() {
             delay=$(uniform "$reference_seconds")
             sleep "$delay" ;;
         herding|checkpoint)
-            s=$((1 + RANDOM % stages))
+            s=$((RANDOM % stages))
             [ "$mode" = herding ] && target="  stage $s epoch " || target="  stage $s: CNN top-1"
             while kill -0 "$pid" 2>/dev/null && ! grep -qF "$target" "$dir/train.log" 2>/dev/null; do sleep 0.002; done
             [ "$mode" = herding ] && sleep "$(uniform 0.2)" || sleep "$(uniform 0.01)" ;;

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MEMOCommandLine
 import MEMOModel
 
 struct Budget: ParsableCommand {
@@ -25,13 +26,13 @@ struct Budget: ParsableCommand {
             help: "Backbone: memo_resnet32, memo_resnet14_cifar, ..., or conv2.")
     var net = "memo_resnet32"
     @Option(name: [.customLong("init", withSingleDash: true), .customLong("init"), .customLong("init_cls")],
-            help: "Classes in stage 0 (default 10 when -incre is given).")
+            parsing: .unconditional, help: "Classes in stage 0 (default 10 when -incre is given).")
     var initCls: Int?
     @Option(name: [.customLong("incre", withSingleDash: true), .customLong("incre"), .customLong("increment")],
-            help: "Classes per later stage (default 10 when -init is given).")
+            parsing: .unconditional, help: "Classes per later stage (default 10 when -init is given).")
     var increment: Int?
-    @Option(help: "Classes in the dataset.") var classes = 100
-    @Option(name: .customLong("bytes-per-image"), help: "Bytes of one exemplar (3072 CIFAR, 784 Fashion-MNIST).")
+    @Option(parsing: .unconditional, help: "Classes in the dataset.") var classes = 100
+    @Option(name: .customLong("bytes-per-image"), parsing: .unconditional, help: "Bytes of one exemplar (3072 CIFAR, 784 Fashion-MNIST).")
     var bytesPerImage = 3072
 
     func validate() throws {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MEMOCommandLine
 import MEMOModel
 
 struct Classify: ParsableCommand {
@@ -25,21 +26,20 @@ struct Classify: ParsableCommand {
 
     @Option(help: "Stage checkpoint (stage-XX.h5).") var checkpoint: String
     @Argument(help: "PNG files, or folders of PNG files.") var images: [String] = []
-    @Option(help: "Classes to list per image.") var top: Int = 5
+    @Option(parsing: .unconditional, help: "Classes to list per image.") var top: Int = 5
     @Flag(help: "Use the nearest-mean-of-exemplars head (reports distances).") var nme = false
-    @Option(help: "oneDNN threads (default: 1 for fewer than 32 images, else all cores).") var threads: Int?
+    @OptionGroup var threads: ThreadsOption
     @OptionGroup var output: FormatOption
 
     func validate() throws {
         guard !images.isEmpty else { throw ValidationError("give at least one PNG file or folder") }
-        guard top > 0 else { throw ValidationError("--top must be positive, got \(top)") }
-        if let threads, threads <= 0 { throw ValidationError("--threads must be positive, got \(threads)") }
+        guard top >= 1 else { throw ValidationError("--top \(top): must be 1 or more") }
     }
 
     func run() throws {
         // A handful of images is one small batch: a second OpenMP thread only adds barriers
         // (seconds on a busy machine for a 10-block network), so answer on one thread.
-        let count = threads ?? (ClassifyReport.expand(images).files.count < 32 ? 1 : EngineThreads.processDefault)
+        let count = threads.threads ?? (ClassifyReport.expand(images).files.count < 32 ? 1 : EngineThreads.processDefault)
         try EngineThreads.with(count) { try classify() }
     }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MEMOCommandLine
 import MEMOModel
 
 struct Evaluate: ParsableCommand {
@@ -19,36 +20,31 @@ struct Evaluate: ParsableCommand {
         """)
 
     @Option(help: "Stage checkpoint (stage-XX.h5).") var checkpoint: String
-    @Option(help: "fashion-mnist, cifar100, cifar10 or png (default: the checkpoint's).") var dataset: String?
+    @Option(help: "fashion-mnist, cifar100, cifar10 or png (default: the checkpoint's).") var dataset: DatasetKind?
     @Option(name: .customLong("data-dir"), help: "Folder with the dataset files (default: the checkpoint's).")
     var dataDir: String?
-    @Option(name: .customLong("train-per-class"), help: "Use only the first N training images of each class.")
+    @Option(name: .customLong("train-per-class"), parsing: .unconditional, help: "Use only the first N training images of each class.")
     var trainPerClass: Int?
-    @Option(name: .customLong("test-per-class"), help: "Use only the first N test images of each class.")
+    @Option(name: .customLong("test-per-class"), parsing: .unconditional, help: "Use only the first N test images of each class.")
     var testPerClass: Int?
-    @Option(help: "oneDNN threads (default: all cores).") var threads: Int?
+    @OptionGroup var threads: ThreadsOption
     @Option(help: "Output format: table or json.") var format: ReportFormat = .table
 
     func validate() throws {
         guard format != .csv else { throw ValidationError("--format must be table or json") }
-        if let dataset { _ = try DatasetKind.parse(dataset) }
-        for (name, value) in [("--train-per-class", trainPerClass), ("--test-per-class", testPerClass), ("--threads", threads)] {
-            if let value, value <= 0 { throw ValidationError("\(name) must be positive, got \(value)") }
+        for (name, value) in [("--train-per-class", trainPerClass), ("--test-per-class", testPerClass)] {
+            if let value, value < 1 { throw ValidationError("\(name) \(value): must be 1 or more") }
         }
     }
 
     func run() throws {
-        try EngineThreads.with(threads ?? EngineThreads.processDefault) { try evaluate() }
+        try EngineThreads.with(threads.threads ?? EngineThreads.processDefault) { try evaluate() }
     }
 
     func evaluate() throws {
         let c = try Checkpoint.read(checkpoint)
-        let recorded = try? DatasetKind.parse(c.config.dataset)
-        let kind: DatasetKind
-        if let dataset { kind = try DatasetKind.parse(dataset) } else if let recorded { kind = recorded } else {
-            throw InferenceError.missing(path: checkpoint, what: "recorded dataset '\(c.config.dataset)' is not one memo-infer "
-                + "reads; give --dataset and --data-dir")
-        }
+        let recorded = c.config.dataset
+        let kind = dataset ?? recorded
         let same = kind == recorded
         let data = try Dataset.load(kind: kind, dataDir: dataDir ?? (same ? c.config.dataDir : nil),
                                     trainPerClass: trainPerClass ?? (same ? c.config.trainPerClass : nil),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MEMOCommandLine
 import MEMOModel
 
 struct Forgetting: ParsableCommand {

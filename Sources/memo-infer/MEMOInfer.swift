@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MEMOCommandLine
 import MEMOModel
 
 /// memo-infer: analysis of MEMO stage checkpoints and run folders from the shell. Each
@@ -29,49 +30,8 @@ struct MEMOInfer: ParsableCommand {
         subcommands: [Classify.self, Evaluate.self, Forgetting.self, Confusion.self, Memory.self, Budget.self,
                       AUC.self, Inspect.self])
 
-    /// ArgumentParser's own `main()` with usage errors mapped to exit code 2 (it uses 64) and
-    /// other errors printed as one line `memo-infer: error: ...` with exit code 1.
-    static func main() {
-        var command: ParsableCommand
-        do {
-            command = try parseAsRoot()
-        } catch {
-            exitForParseError(error)
-        }
-        do {
-            try command.run()
-        } catch let code as ExitCode {
-            Foundation.exit(code.rawValue)
-        } catch {
-            // Help requests (`classify --help`) arrive here too, as errors that exit with 0.
-            let code = exitCode(for: error)
-            if code == .success { exit(withError: error) }
-            if code == .validationFailure { exitForParseError(error) }
-            printError("memo-infer: error: \(error)")
-            Foundation.exit(1)
-        }
-    }
-
-    static func exitForParseError(_ error: Error) -> Never {
-        let code = exitCode(for: error)
-        if code == .success { exit(withError: error) }
-        printError(fullMessage(for: error))
-        Foundation.exit(code == .validationFailure ? 2 : code.rawValue)
-    }
+    static func main() { CommandMain.run(MEMOInfer.self, toolName: "memo-infer") }
 }
-
-/// Writes one line to stderr.
-func printError(_ line: String) {
-    FileHandle.standardError.write(Data((line.hasSuffix("\n") ? line : line + "\n").utf8))
-}
-
-/// Writes text to stdout as is (reports end with a newline).
-func printReport(_ text: String) {
-    FileHandle.standardOutput.write(Data(text.utf8))
-}
-
-extension ReportFormat: ExpressibleByArgument {}
-extension BudgetProtocol: ExpressibleByArgument {}
 
 /// Options shared by the reports that have several formats.
 struct FormatOption: ParsableArguments {

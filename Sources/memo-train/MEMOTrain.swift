@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MEMOCommandLine
 import MEMOModel
 
 @main
@@ -14,4 +15,6 @@ struct MEMOTrain: ParsableCommand {
         """,
         subcommands: [Train.self, Bench.self, CheckRun.self],
         defaultSubcommand: Train.self)
+
+    static func main() { CommandMain.run(MEMOTrain.self, toolName: "memo-train") }
 }

@@ -402,24 +402,10 @@ struct InferRunTests {
 
     // MARK: the executable
 
-    /// `memo-infer` built next to the test bundle (`swift build` / `swift test` build it).
-    static let binary: String? = {
-        let url = Bundle.module.bundleURL.deletingLastPathComponent().appendingPathComponent("memo-infer")
-        return FileManager.default.isExecutableFile(atPath: url.path) ? url.path : nil
-    }()
+    static let binary = Executables.path("memo-infer")
 
     static func execute(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary!)
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+        try Executables.execute("memo-infer", arguments)
     }
 
     @Test(.enabled(if: InferRunTests.binary != nil, "memo-infer is not built next to the tests"))

@@ -9,8 +9,8 @@ struct InputValidationTests {
     /// What memo-train does before its first training step: parse the dataset name, load the data,
     /// build the class order and the trainer (which checks the configuration against the data).
     static func prepareRun(_ config: MEMOConfig, order: [Int]? = nil) throws -> MEMOTrainer {
-        let kind = try DatasetKind.parse(config.dataset)
-        let data = try Dataset.load(kind: kind, dataDir: config.dataDir, trainPerClass: config.trainPerClass,
+        try config.validate()
+        let data = try Dataset.load(kind: config.dataset, dataDir: config.dataDir, trainPerClass: config.trainPerClass,
                                     testPerClass: config.testPerClass)
         let trainer = try MEMOTrainer(config: config, dataset: data,
                                       order: order ?? ClassOrder.identity(data.classNames.count))
@@ -21,9 +21,9 @@ struct InputValidationTests {
     /// A Fashion-MNIST configuration on a small IDX folder: 2 training images of each class.
     static func config(dataDir: String) -> MEMOConfig {
         var c = MEMOConfig()
-        c.dataset = "fashion-mnist"
+        c.dataset = .fashionMNIST
         c.dataDir = dataDir
-        c.convnetType = "memo_resnet14_cifar"
+        c.backbone = .memoResNet14
         c.initCls = 2
         c.increment = 2
         c.memorySize = 20
@@ -49,23 +49,31 @@ struct InputValidationTests {
             edit(&c)
             expected.append((what, c, message))
         }
-        add("unknown dataset", { $0.dataset = "mnist" }, "unknown dataset 'mnist' (known: fashion-mnist, cifar100, cifar10, png)")
         add("missing folder", { $0.dataDir = dir + "/nope" }, "\(dir)/nope: no such directory")
-        add("png without a folder", { $0.dataset = "png"; $0.dataDir = nil }, "dataset png needs a data directory (--data-dir)")
-        add("-init beyond the classes", { $0.initCls = 12 }, "invalid configuration: -init 12 / -incre 2 do not fit 10 classes")
-        add("-init 0", { $0.initCls = 0 }, "invalid configuration: -init 0 / -incre 2 do not fit 10 classes")
-        add("-incre 0", { $0.increment = 0 }, "invalid configuration: -init 2 / -incre 0 do not fit 10 classes")
+        add("png without a folder", { $0.dataset = .png; $0.dataDir = nil }, "dataset png needs a data directory (--data-dir)")
+        add("-init beyond the classes", { $0.initCls = 12 }, "-init 12: must be at most the dataset's 10 classes")
+        add("-init 0", { $0.initCls = 0 }, "-init 0: must be 1 or more")
+        add("-incre 0", { $0.increment = 0 }, "-incre 0: must be 1 or more")
         add("memory below one exemplar per class", { $0.memorySize = 9 },
-            "invalid configuration: memory size 9 is too small for one exemplar per class once all 10 classes are seen")
+            "-ms 9: keeps no exemplar per class once all 10 classes are seen (at least 10)")
         add("fixed memory of zero per class", { $0.fixedMemory = true; $0.memoryPerClass = 0 },
-            "invalid configuration: --memory_per_class 0 keeps no exemplar of each class (--fixed_memory)")
-        add("unknown backbone", { $0.convnetType = "resnet1000" },
-            "invalid configuration: unknown backbone 'resnet1000' (known: memo_resnet14_cifar, memo_resnet20_cifar, "
-                + "memo_resnet26_cifar, memo_resnet32)")
-        add("batch size 0", { $0.batchSize = 0 }, "invalid configuration: batch size and epochs must be positive")
+            "--memory_per_class 0: must be 1 or more with --fixed_memory")
+        add("batch size 0", { $0.batchSize = 0 }, "--batch_size 0: must be 1 or more")
+        // Before, --test-per-class 0 reached the stage evaluation and crashed the process (a try!
+        // on "no samples to evaluate").
+        add("--test-per-class 0", { $0.testPerClass = 0 }, "--test-per-class 0: must be 1 or more")
+        add("--train-per-class 0", { $0.trainPerClass = 0 }, "--train-per-class 0: must be 1 or more")
+        add("negative epochs", { $0.epochs = -1 },
+            "--epochs -1: must be 0 or more (0: the stages are grown, aligned and evaluated, not trained)")
+        add("negative seed", { $0.seed = -3 }, "--seed -3: must be 0 or more")
+        add("zero learning rate", { $0.lrate = 0 }, "--lrate 0.0: must be a positive number")
+        add("milestones out of order", { $0.milestones = [80, 40] }, "--milestones 80,40: must be epochs of 1 or more in increasing order")
+        add("cosine without t_max", { $0.scheduler = .cosine }, "--scheduler cosine: needs --t_max for the later stages (as the reference does)")
+        add("zero threads", { $0.threads = 0 }, "--threads 0: must be 1 or more")
         for (what, config, message) in expected {
             #expect(Self.message { try Self.prepareRun(config) } == message, "\(what)")
         }
+        #expect(Self.message { try DatasetKind.parse("mnist") } == "unknown dataset 'mnist' (known: fashion-mnist, cifar100, cifar10, png)")
         #expect(Self.message { try Self.prepareRun(good, order: [0, 1, 2]) }
             == "invalid configuration: class order has 3 entries; dataset 'fashion-mnist' has 10 classes")
 

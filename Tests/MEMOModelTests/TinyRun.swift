@@ -37,8 +37,8 @@ enum TinyRun {
 
     static func config() -> MEMOConfig {
         var c = MEMOConfig()
-        c.dataset = "tiny"
-        c.convnetType = Backbone.memoResNet14.rawValue
+        c.dataset = .png
+        c.backbone = .memoResNet14
         c.initCls = 2
         c.increment = 2
         c.memorySize = 8

@@ -49,3 +49,44 @@ public enum ClassOrder {
         }
     }
 }
+
+/// Which class order a run uses: PyCIL's permutation (the reference's `shuffle: true`), the
+/// classes in id order (`--no-shuffle`), or a file. Stored in checkpoints as one string:
+/// `"pycil"`, `"none"` or the file's path.
+public enum ClassOrderChoice: Equatable, Sendable, Codable, CustomStringConvertible {
+    case pycil
+    case identity
+    case file(String)
+
+    public init(text: String) {
+        switch text {
+        case "pycil": self = .pycil
+        case "none": self = .identity
+        default: self = .file(text)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .pycil: return "pycil"
+        case .identity: return "none"
+        case let .file(path): return path
+        }
+    }
+
+    /// The order for a dataset of `classCount` classes.
+    public func resolve(classCount: Int) throws -> [Int] {
+        switch self {
+        case .pycil: return ClassOrder.pycil(classCount: classCount)
+        case .identity: return ClassOrder.identity(classCount)
+        case let .file(path): return try ClassOrder.load(file: path, classCount: classCount)
+        }
+    }
+
+    public init(from decoder: Decoder) throws { self.init(text: try decoder.singleValueContainer().decode(String.self)) }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(description)
+    }
+}

@@ -20,6 +20,16 @@ public enum DatasetKind: String, CaseIterable, Sendable, Codable {
         return kind
     }
 
+    /// Decodes any spelling `parse` accepts.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        let name = try c.decode(String.self)
+        guard let kind = try? DatasetKind.parse(name) else {
+            throw DecodingError.dataCorruptedError(in: c, debugDescription: "unknown dataset '\(name)'")
+        }
+        self = kind
+    }
+
     /// Where the data is read from when no directory is given: Debian's Fashion-MNIST, and
     /// `./data` for CIFAR (the reference's download folder). A PNG folder has no default.
     public var defaultDirectory: String? {

@@ -40,7 +40,7 @@ enum PNGFolder {
         do {
             entries = try FileManager.default.contentsOfDirectory(atPath: dir)
         } catch {
-            throw DatasetError.cannotRead(path: dir, reason: error.localizedDescription)
+            throw DatasetError.cannotRead(path: dir, reason: systemReason(error))
         }
         let classes = entries.filter { !$0.hasPrefix(".") && isDirectory(joinPath(dir, $0)) }.sorted(by: byteOrder)
         guard !classes.isEmpty else { throw DatasetError.noClasses(path: dir) }

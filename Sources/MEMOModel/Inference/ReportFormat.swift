@@ -47,7 +47,7 @@ public func writeReport(_ text: String, to path: String) throws {
     do {
         try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
     } catch {
-        throw InferenceError.cannotWrite(path: path, reason: (error as NSError).localizedFailureReason ?? error.localizedDescription)
+        throw InferenceError.cannotWrite(path: path, reason: systemReason(error))
     }
 }
 

@@ -33,4 +33,14 @@ public enum Backbone: String, CaseIterable, Codable, Sendable {
         default: return nil
         }
     }
+
+    /// Decodes any name `init?(name:)` accepts (checkpoints of older versions hold `resnet32`).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        let name = try c.decode(String.self)
+        guard let b = Backbone(name: name) else {
+            throw DecodingError.dataCorruptedError(in: c, debugDescription: "unknown backbone '\(name)'")
+        }
+        self = b
+    }
 }

@@ -1,20 +1,25 @@
-/// The resolved configuration of a MEMO run: the reference's flags (`main_memo.py`,
-/// `exps/memo.json`) with the same names in `CodingKeys` and the same defaults, plus memo-swift's
-/// own options. Written into every checkpoint, so a stage can be rebuilt and a run resumed.
+import Foundation
+
+/// The configuration of a MEMO run, typed, with every default in one place: the reference's flags
+/// (`main_memo.py`, `exps/memo.json`, docs/memo.md) under the reference's names in `CodingKeys`,
+/// plus memo-swift's own options. Written into every checkpoint as JSON, so a stage can be
+/// rebuilt and a run resumed; `validate()` holds the rules every tool applies to it.
 public struct MEMOConfig: Codable, Equatable, Sendable {
     public enum Scheduler: String, Codable, Sendable, CaseIterable { case steplr, cosine }
 
+    /// The experiment protocol label of the reference's `-p` (it names the budget alignment the
+    /// run belongs to; it changes no computation).
+    public enum ExperimentProtocol: String, Codable, Sendable, CaseIterable { case benchmark, fair, auc }
+
     // Data
-    public var dataset: String = "cifar100"
+    public var dataset: DatasetKind = .cifar100
     public var dataDir: String? = nil
     public var trainPerClass: Int? = nil
     public var testPerClass: Int? = nil
-    /// Class order: "pycil" (numpy seed-1993 permutation), "none" (--no-shuffle) or a file path.
-    public var classOrder: String = "pycil"
+    public var classOrder: ClassOrderChoice = .pycil
     // Protocol
-    public var prefix: String = "benchmark"
-    public var modelName: String = "memo"
-    public var convnetType: String = "resnet32"
+    public var prefix: ExperimentProtocol = .benchmark
+    public var backbone: Backbone = .memoResNet32
     public var initCls: Int = 10
     public var increment: Int = 10
     public var memorySize: Int = 2000
@@ -47,19 +52,108 @@ public struct MEMOConfig: Codable, Equatable, Sendable {
     /// thread count (two threads sum in another order), so a resume reuses it. Nil in
     /// checkpoints written before it was recorded.
     public var threads: Int? = nil
+    /// Identifies one run: drawn at random when its first stage starts, kept by `--resume`, so
+    /// stages of two runs in one folder are told apart. Nil in checkpoints written before it was
+    /// recorded.
+    public var runID: String? = nil
 
     public init() {}
 
+    /// The defaults, as the flags' help texts state them.
+    public static let defaults = MEMOConfig()
+
     enum CodingKeys: String, CodingKey {
         case dataset, dataDir = "data_dir", trainPerClass = "train_per_class", testPerClass = "test_per_class"
-        case classOrder = "class_order", prefix, modelName = "model_name", convnetType = "convnet_type"
+        case classOrder = "class_order", prefix, modelName = "model_name", backbone = "convnet_type"
         case initCls = "init_cls", increment, memorySize = "memory_size", memoryPerClass = "memory_per_class"
         case fixedMemory = "fixed_memory", memoryBudgetBytes = "memory_budget_bytes", seed
         case initEpoch = "init_epoch", initLR = "init_lr", initMilestones = "init_milestones"
         case initLRDecay = "init_lr_decay", initWeightDecay = "init_weight_decay", epochs, lrate, milestones
         case lrateDecay = "lrate_decay", weightDecay = "weight_decay", batchSize = "batch_size", scheduler
         case tMax = "t_max", alphaAux = "alpha_aux", trainBase = "train_base", trainAdaptive = "train_adaptive"
-        case evalEvery = "eval_every", threads
+        case evalEvery = "eval_every", threads, runID = "run_id"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func value<T: Decodable>(_ key: CodingKeys, _ fallback: T) throws -> T {
+            try c.decodeIfPresent(T.self, forKey: key) ?? fallback
+        }
+        let d = MEMOConfig.defaults
+        if let model = try c.decodeIfPresent(String.self, forKey: .modelName), model != "memo" {
+            throw DecodingError.dataCorruptedError(forKey: .modelName, in: c, debugDescription: "model '\(model)' is not memo")
+        }
+        dataset = try value(.dataset, d.dataset)
+        dataDir = try c.decodeIfPresent(String.self, forKey: .dataDir)
+        trainPerClass = try c.decodeIfPresent(Int.self, forKey: .trainPerClass)
+        testPerClass = try c.decodeIfPresent(Int.self, forKey: .testPerClass)
+        classOrder = try value(.classOrder, d.classOrder)
+        prefix = try value(.prefix, d.prefix)
+        backbone = try value(.backbone, d.backbone)
+        initCls = try value(.initCls, d.initCls)
+        increment = try value(.increment, d.increment)
+        memorySize = try value(.memorySize, d.memorySize)
+        memoryPerClass = try value(.memoryPerClass, d.memoryPerClass)
+        fixedMemory = try value(.fixedMemory, d.fixedMemory)
+        memoryBudgetBytes = try c.decodeIfPresent(Int.self, forKey: .memoryBudgetBytes)
+        seed = try value(.seed, d.seed)
+        initEpoch = try value(.initEpoch, d.initEpoch)
+        initLR = try value(.initLR, d.initLR)
+        initMilestones = try value(.initMilestones, d.initMilestones)
+        initLRDecay = try value(.initLRDecay, d.initLRDecay)
+        initWeightDecay = try value(.initWeightDecay, d.initWeightDecay)
+        epochs = try value(.epochs, d.epochs)
+        lrate = try value(.lrate, d.lrate)
+        milestones = try value(.milestones, d.milestones)
+        lrateDecay = try value(.lrateDecay, d.lrateDecay)
+        weightDecay = try value(.weightDecay, d.weightDecay)
+        batchSize = try value(.batchSize, d.batchSize)
+        scheduler = try value(.scheduler, d.scheduler)
+        tMax = try c.decodeIfPresent(Int.self, forKey: .tMax)
+        alphaAux = try value(.alphaAux, d.alphaAux)
+        trainBase = try value(.trainBase, d.trainBase)
+        trainAdaptive = try value(.trainAdaptive, d.trainAdaptive)
+        evalEvery = try value(.evalEvery, d.evalEvery)
+        threads = try c.decodeIfPresent(Int.self, forKey: .threads)
+        runID = try c.decodeIfPresent(String.self, forKey: .runID)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(dataset, forKey: .dataset)
+        try c.encodeIfPresent(dataDir, forKey: .dataDir)
+        try c.encodeIfPresent(trainPerClass, forKey: .trainPerClass)
+        try c.encodeIfPresent(testPerClass, forKey: .testPerClass)
+        try c.encode(classOrder, forKey: .classOrder)
+        try c.encode(prefix, forKey: .prefix)
+        try c.encode("memo", forKey: .modelName)
+        try c.encode(backbone, forKey: .backbone)
+        try c.encode(initCls, forKey: .initCls)
+        try c.encode(increment, forKey: .increment)
+        try c.encode(memorySize, forKey: .memorySize)
+        try c.encode(memoryPerClass, forKey: .memoryPerClass)
+        try c.encode(fixedMemory, forKey: .fixedMemory)
+        try c.encodeIfPresent(memoryBudgetBytes, forKey: .memoryBudgetBytes)
+        try c.encode(seed, forKey: .seed)
+        try c.encode(initEpoch, forKey: .initEpoch)
+        try c.encode(initLR, forKey: .initLR)
+        try c.encode(initMilestones, forKey: .initMilestones)
+        try c.encode(initLRDecay, forKey: .initLRDecay)
+        try c.encode(initWeightDecay, forKey: .initWeightDecay)
+        try c.encode(epochs, forKey: .epochs)
+        try c.encode(lrate, forKey: .lrate)
+        try c.encode(milestones, forKey: .milestones)
+        try c.encode(lrateDecay, forKey: .lrateDecay)
+        try c.encode(weightDecay, forKey: .weightDecay)
+        try c.encode(batchSize, forKey: .batchSize)
+        try c.encode(scheduler, forKey: .scheduler)
+        try c.encodeIfPresent(tMax, forKey: .tMax)
+        try c.encode(alphaAux, forKey: .alphaAux)
+        try c.encode(trainBase, forKey: .trainBase)
+        try c.encode(trainAdaptive, forKey: .trainAdaptive)
+        try c.encode(evalEvery, forKey: .evalEvery)
+        try c.encodeIfPresent(threads, forKey: .threads)
+        try c.encodeIfPresent(runID, forKey: .runID)
     }
 
     /// The learning-rate schedule of a stage, as the reference builds it.
@@ -85,6 +179,27 @@ public struct MEMOConfig: Codable, Equatable, Sendable {
 
     /// The run's default folder name: dataset, backbone, split and seed.
     public var runName: String {
-        "memo-\(dataset)-\(convnetType)-b\(initCls)-inc\(increment)-ms\(memorySize)-s\(seed)"
+        "memo-\(dataset.rawValue)-\(backbone.rawValue)-b\(initCls)-inc\(increment)-ms\(memorySize)-s\(seed)"
+    }
+
+    /// The fields a resumed run may take from the command line, because they change no result:
+    /// where the data lives, how often training prints a test accuracy, and the thread count
+    /// (which changes summation order, hence the later stages' numbers: a resume reports it).
+    public static let resumableFields: Set<String> = ["data_dir", "eval_every", "threads"]
+
+    /// The fields (by their JSON names) whose values differ between two configurations.
+    public func differences(from other: MEMOConfig) -> [String] {
+        guard let a = try? MEMOConfig.flatJSON(self), let b = try? MEMOConfig.flatJSON(other) else { return ["?"] }
+        return Set(a.keys).union(b.keys).filter { a[$0] != b[$0] }.sorted()
+    }
+
+    /// Each field's JSON text, by name (for comparisons and messages).
+    static func flatJSON(_ c: MEMOConfig) throws -> [String: String] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard let object = try JSONSerialization.jsonObject(with: encoder.encode(c)) as? [String: Any] else { return [:] }
+        return try object.mapValues {
+            String(decoding: try JSONSerialization.data(withJSONObject: $0, options: [.fragmentsAllowed, .sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
+        }
     }
 }

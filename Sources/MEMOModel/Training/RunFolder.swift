@@ -8,6 +8,8 @@ public enum RunFolderError: Error, CustomStringConvertible, Equatable {
     case wrongStage(path: String, stage: Int)
     case cannotRemoveTemporary(path: String, reason: String)
     case logNotWritable(path: String, reason: String)
+    case cannotCreate(path: String, reason: String)
+    case mixedRuns(first: String, other: String, differences: [String])
 
     public var description: String {
         switch self {
@@ -16,6 +18,10 @@ public enum RunFolderError: Error, CustomStringConvertible, Equatable {
         case let .wrongStage(p, s): return "\(p): holds stage \(s)"
         case let .cannotRemoveTemporary(p, r): return "\(p): cannot remove a leftover temporary file: \(r)"
         case let .logNotWritable(p, r): return "\(p): cannot write the log file: \(r)"
+        case let .cannotCreate(p, r): return "\(p): cannot create the run folder: \(r)"
+        case let .mixedRuns(first, other, differences):
+            return "\(other) and \(first) are stages of different runs (they differ in \(differences.joined(separator: ", "))); "
+                + "a run folder holds the stages of one run"
         }
     }
 }
@@ -23,8 +29,9 @@ public enum RunFolderError: Error, CustomStringConvertible, Equatable {
 /// A run folder: `stage-00.h5`, `stage-01.h5`, ... plus `train.log` and `curves.csv`.
 public enum RunFolder {
     /// The checkpoints of consecutive finished stages, in order. Temporary files of an
-    /// interrupted write (".stage-XX.h5.*.tmp") are ignored; a gap or a stage that does not load is
-    /// an error naming the file.
+    /// interrupted write (".stage-XX.h5.*.tmp") are ignored; a gap, a stage that does not load, or
+    /// stages of different runs (another run id, or another configuration, dataset or class order
+    /// in files written before run ids) are an error naming the files.
     public static func checkpoints(in dir: String, allowMissing: Bool = false) throws -> [Checkpoint] {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
@@ -42,8 +49,25 @@ public enum RunFolder {
             guard c.stage == i else {
                 throw RunFolderError.wrongStage(path: dir + "/" + name, stage: c.stage)
             }
+            if let first = out.first {
+                let differences = RunFolder.differences(first, c)
+                if !differences.isEmpty {
+                    throw RunFolderError.mixedRuns(first: dir + "/" + names[0], other: dir + "/" + name, differences: differences)
+                }
+            }
             out.append(c)
         }
+        return out
+    }
+
+    /// Why two checkpoints cannot be stages of one run: their run ids, else the configuration
+    /// fields a resume may not change, the dataset, the class order or the task sizes.
+    static func differences(_ a: Checkpoint, _ b: Checkpoint) -> [String] {
+        if let x = a.config.runID, let y = b.config.runID { return x == y ? [] : ["run id (\(x), \(y))"] }
+        var out = a.config.differences(from: b.config).filter { !MEMOConfig.resumableFields.contains($0) && $0 != "run_id" }
+        if a.datasetName != b.datasetName || a.classNames != b.classNames { out.append("dataset") }
+        if a.classOrder != b.classOrder { out.append("class order") }
+        if Array(b.taskSizes.prefix(a.taskSizes.count)) != a.taskSizes { out.append("task sizes") }
         return out
     }
 
@@ -56,7 +80,7 @@ public enum RunFolder {
             .filter { atomicWriteTarget(ofTemporary: $0).map(Checkpoint.isStageFileName) ?? false }.sorted()
         for name in names {
             do { try FileManager.default.removeItem(atPath: dir + "/" + name) } catch {
-                throw RunFolderError.cannotRemoveTemporary(path: dir + "/" + name, reason: error.localizedDescription)
+                throw RunFolderError.cannotRemoveTemporary(path: dir + "/" + name, reason: systemReason(error))
             }
         }
         return names

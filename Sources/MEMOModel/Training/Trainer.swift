@@ -56,32 +56,17 @@ public final class MEMOTrainer {
     public var beforeBatch: ((Int, Int, Int) -> Void)?
 
     public init(config: MEMOConfig, dataset: Dataset, order: [Int]) throws {
-        guard let backbone = Backbone(name: config.convnetType) else {
-            throw TrainingError.invalidConfig("unknown backbone '\(config.convnetType)' (known: "
-                + Backbone.allCases.map(\.rawValue).joined(separator: ", ") + ")")
-        }
         let classCount = dataset.classNames.count
-        guard order.count == classCount, Set(order) == Set(0..<classCount) else {
+        try config.validate(classCount: classCount)
+        do { try ClassOrder.validate(order, classCount: classCount, source: "class order") } catch {
             throw TrainingError.invalidConfig("class order has \(order.count) entries; dataset '\(dataset.name)' has \(classCount) classes")
         }
-        guard config.initCls > 0, config.increment > 0, config.initCls <= classCount else {
-            throw TrainingError.invalidConfig("-init \(config.initCls) / -incre \(config.increment) do not fit \(classCount) classes")
-        }
-        guard config.batchSize > 0, config.initEpoch >= 0, config.epochs >= 0 else {
-            throw TrainingError.invalidConfig("batch size and epochs must be positive")
-        }
+        let backbone = config.backbone
         self.config = config
         self.dataset = dataset
         self.backbone = backbone
         let split = try ClassIncrementalSplit(order: order, initial: config.initCls, increment: config.increment)
         self.split = split
-        let perClass = config.exemplarsPerClass(classesSeen: classCount)
-        guard perClass >= 1 else {
-            throw TrainingError.invalidConfig(config.fixedMemory
-                ? "--memory_per_class \(config.memoryPerClass) keeps no exemplar of each class (--fixed_memory)"
-                : "memory size \(config.memorySize) is too small for one exemplar per class once all "
-                    + "\(classCount) classes are seen")
-        }
         var rng = MEMORandom(seed: UInt64(config.seed))
         self.network = MEMONetwork(backbone: backbone, rng: &rng)
         self.rng = rng
@@ -105,7 +90,8 @@ public final class MEMOTrainer {
         let total = known + newClasses
         network.addStage(newClasses: newClasses, rng: &rng)
         network.configureTraining(trainBase: stage == 0 || config.trainBase, trainAdaptive: config.trainAdaptive)
-        log("stage \(stage + 1)/\(stageCount): classes \(known)-\(total - 1) (\(newClasses) new), "
+        log("stage \(stage) of 0-\(stageCount - 1): " + (newClasses == 1 ? "class \(known)" : "classes \(known)-\(total - 1)")
+            + " (\(newClasses) new), "
             + "trainable parameters \(network.trainableParameters().reduce(0) { $0 + $1.1.value.count })")
 
         // Training data: the new classes' images and the exemplar memory.
@@ -120,7 +106,7 @@ public final class MEMOTrainer {
             log(String(format: "  weight align: gamma %.4f", gamma!))
         }
         buildMemory(known: known, total: total)
-        let result = evaluate(stage: stage, known: known, total: total, gamma: gamma,
+        let result = try evaluate(stage: stage, known: known, total: total, gamma: gamma,
                               seconds: Date().timeIntervalSince(start))
         results.append(result)
         network.releaseCaches()
@@ -186,14 +172,14 @@ public final class MEMOTrainer {
                 b += 1
                 if let progress, b % 10 == 0 {
                     let rate = Double(seen) / Date().timeIntervalSince(epochStart)
-                    progress(String(format: "  stage %d epoch %d/%d batch %d loss %.3f %.0f img/s", stage + 1, epoch + 1,
+                    progress(String(format: "  stage %d epoch %d/%d batch %d loss %.3f %.0f img/s", stage, epoch + 1,
                                     epochs, b, lossSum / Double(batches), rate))
                 }
             }
             let elapsed = Date().timeIntervalSince(stageStart)
             let eta = elapsed / Double(max(stepsDone, 1)) * Double(totalSteps - stepsDone)
             var line = String(format: "  stage %d epoch %d/%d  loss %.3f  aux %.3f  train-acc %.2f  lr %.4g  %.0f img/s  ETA %@",
-                              stage + 1, epoch + 1, epochs, lossSum / Double(max(batches, 1)),
+                              stage, epoch + 1, epochs, lossSum / Double(max(batches, 1)),
                               auxSum / Double(max(batches, 1)), 100 * Double(correct) / Double(max(seen, 1)),
                               Double(sgd.learningRate), Double(seen) / Date().timeIntervalSince(epochStart),
                               formatDuration(eta))
@@ -228,14 +214,16 @@ public final class MEMOTrainer {
             means[c] = Herding.classMean(features: f, dimension: out.featureWidth)
         }
         classMeans = means
-        log("  memory: \(memory.count) exemplars (\(m) per class)")
+        let kept = memory.indicesByClass.map(\.count)
+        let perClass = kept.min() == kept.max() ? "\(kept.min() ?? 0)" : "\(kept.min() ?? 0)-\(kept.max() ?? 0)"
+        log("  memory: \(memory.count) exemplars, \(perClass) per class" + (kept.contains { $0 < m } ? " (the memory allows \(m))" : ""))
     }
 
     func testIndices(below classes: Int) -> [Int] {
         testLabels.indices.filter { testLabels[$0] < classes }
     }
 
-    private func evaluate(stage: Int, known: Int, total: Int, gamma: Float?, seconds: Double) -> StageResult {
+    private func evaluate(stage: Int, known: Int, total: Int, gamma: Float?, seconds: Double) throws -> StageResult {
         let test = testIndices(below: total)
         let labels = test.map { testLabels[$0] }
         let out = network.infer(dataset.test, indices: test, mean: dataset.mean, std: dataset.std)
@@ -244,11 +232,13 @@ public final class MEMOTrainer {
         let nme = out.nmeTopK(k, classMeans: classMeans)
         let sizes = Array(split.taskSizes.prefix(stage + 1))
         let evaluation = StageEvaluation(
-            cnn: try! HeadEvaluation(predictions: cnn, labels: labels, taskSizes: sizes, knownClasses: known),
-            nme: try! HeadEvaluation(predictions: nme, labels: labels, taskSizes: sizes, knownClasses: known))
-        log(String(format: "  stage %d: CNN top-1 %.2f top-5 %.2f | NME top-1 %.2f top-5 %.2f | old %.2f new %.2f",
-                   stage + 1, evaluation.cnn.top1, evaluation.cnn.top5, evaluation.nme!.top1, evaluation.nme!.top5,
-                   evaluation.cnn.old, evaluation.cnn.new))
+            cnn: try HeadEvaluation(predictions: cnn, labels: labels, taskSizes: sizes, knownClasses: known),
+            nme: try HeadEvaluation(predictions: nme, labels: labels, taskSizes: sizes, knownClasses: known))
+        // Old-class accuracy is undefined before any class is old.
+        let old = known > 0 ? String(format: "old %.2f ", evaluation.cnn.old) : ""
+        log(String(format: "  stage %d: CNN top-1 %.2f top-5 %.2f | NME top-1 %.2f top-5 %.2f | %@new %.2f",
+                   stage, evaluation.cnn.top1, evaluation.cnn.top5, evaluation.nme!.top1, evaluation.nme!.top5,
+                   old, evaluation.cnn.new))
         return StageResult(stage: stage, classesSeen: total, knownClasses: known, evaluation: evaluation,
                            testIndices: test, testLabels: labels, cnnTopK: cnn, nmeTopK: nme, alignGamma: gamma,
                            seconds: seconds)

@@ -1,0 +1,49 @@
+import ArgumentParser
+import MEMOModel
+
+// The library's typed values as command-line arguments, one spelling for both tools. Each
+// accepts what the library's own parser accepts and lists the allowed values in `--help`.
+
+extension Backbone: ExpressibleByArgument {
+    public init?(argument: String) { self.init(name: argument) }
+}
+
+extension DatasetKind: ExpressibleByArgument {
+    public init?(argument: String) {
+        guard let kind = try? DatasetKind.parse(argument) else { return nil }
+        self = kind
+    }
+}
+
+extension MEMOConfig.Scheduler: ExpressibleByArgument {}
+extension MEMOConfig.ExperimentProtocol: ExpressibleByArgument {}
+extension ReportFormat: ExpressibleByArgument {}
+extension BudgetProtocol: ExpressibleByArgument {}
+
+/// `--threads N`, the same rule in both tools.
+public struct ThreadsOption: ParsableArguments {
+    @Option(parsing: .unconditional, help: ArgumentHelp("oneDNN threads, 1 or more (default: all cores; classify uses 1 for fewer than 32 images).", valueName: "n"))
+    public var threads: Int?
+
+    public init() {}
+
+    public func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("\(ConfigError(flag: "--threads", value: "\(threads)", allowed: "must be 1 or more"))") }
+    }
+}
+
+/// A comma-separated list of integers (`--milestones 80,120,150`, `[80, 120]` also reads).
+public struct IntList: ExpressibleByArgument, Sendable, CustomStringConvertible {
+    public var values: [Int]
+
+    public init(_ values: [Int]) { self.values = values }
+
+    public init?(argument: String) {
+        let parts = argument.split(whereSeparator: { ",[] ".contains($0) })
+        let v = parts.compactMap { Int($0) }
+        guard v.count == parts.count else { return nil }
+        values = v
+    }
+
+    public var description: String { values.map(String.init).joined(separator: ",") }
+}

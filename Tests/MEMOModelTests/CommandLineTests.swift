@@ -1,0 +1,54 @@
+import Foundation
+import Testing
+@testable import MEMOModel
+
+/// Both tools, run as a user runs them: the same rule and message for the same flag, usage
+/// errors (an unknown flag, a value outside its range) exit 2 with the rule on stderr and touch
+/// nothing; negative numbers are read as values, not as flags.
+@Suite(.enabled(if: Executables.path("memo-train") != nil && Executables.path("memo-infer") != nil,
+                "memo-train and memo-infer are not built next to the tests"))
+struct CommandLineTests {
+    /// Runs a tool and checks exit 2 with `message` as the first line of stderr and nothing on stdout.
+    func expectUsageError(_ tool: String, _ arguments: [String], _ message: String,
+                          sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let r = try Executables.execute(tool, arguments)
+        #expect(r.status == 2, "\(tool) \(arguments.joined(separator: " ")): exit \(r.status)", sourceLocation: sourceLocation)
+        #expect(r.stderr.split(separator: "\n").first.map(String.init) == message,
+                "\(tool) \(arguments.joined(separator: " ")): \(r.stderr)", sourceLocation: sourceLocation)
+        #expect(r.stdout.isEmpty, sourceLocation: sourceLocation)
+    }
+
+    @Test func outOfRangeValuesAreUsageErrorsNamingTheFlag() throws {
+        let out = NSTemporaryDirectory() + "memo-cli-\(UUID().uuidString)"
+        // Before: a crash after loading the data (try! on an empty evaluation), signal 4.
+        try expectUsageError("memo-train", ["--dataset", "fashion-mnist", "--test-per-class", "0", "--out", out],
+                             "Error: --test-per-class 0: must be 1 or more")
+        // Before: signal 11 in the benchmark.
+        try expectUsageError("memo-train", ["bench", "--ks", "0"], "Error: --ks 0: each number of specialized blocks must be 1 or more")
+        // Before: "Missing value for '--epochs <epochs>'".
+        try expectUsageError("memo-train", ["--epochs", "-1", "--out", out],
+                             "Error: --epochs -1: must be 0 or more (0: the stages are grown, aligned and evaluated, not trained)")
+        // Before: -ms quietly replaced by the budget's count.
+        try expectUsageError("memo-train", ["-ms", "20", "--memory-budget", "4.77MiB", "--out", out],
+                             "Error: -ms 20: cannot be given with --memory-budget 4.77MiB, which derives it")
+        try expectUsageError("memo-train", ["--milestones", "80,x", "--out", out],
+                             "Error: The value '80,x' is invalid for '--milestones <milestones>'")
+        try expectUsageError("memo-train", ["-net", "resnet1000", "--out", out],
+                             "Error: The value 'resnet1000' is invalid for '-net <convnet_type>'. Please provide one of "
+                                + "'memo_resnet14_cifar', 'memo_resnet20_cifar', 'memo_resnet26_cifar' or 'memo_resnet32'.")
+        // The same rule in both tools (before: memo-train took --threads 0).
+        try expectUsageError("memo-train", ["--threads", "0", "--out", out], "Error: --threads 0: must be 1 or more")
+        try expectUsageError("memo-infer", ["classify", "--checkpoint", "x.h5", "--threads", "0", "a.png"], "Error: --threads 0: must be 1 or more")
+        try expectUsageError("memo-infer", ["classify", "--checkpoint", "x.h5", "--top", "-1", "a.png"], "Error: --top -1: must be 1 or more")
+        // Unknown flags exit 2 in both (before: 64 in memo-train).
+        #expect(try Executables.execute("memo-train", ["--bogus"]).status == 2)
+        #expect(try Executables.execute("memo-infer", ["memory", "--bogus"]).status == 2)
+        #expect(!FileManager.default.fileExists(atPath: out), "a refused command created its run folder")
+    }
+
+    @Test func badInputExitsOneWithOneLine() throws {
+        let missing = NSTemporaryDirectory() + "memo-cli-missing-\(UUID().uuidString)"
+        let r = try Executables.execute("memo-train", ["--resume", missing])
+        #expect(r.status == 1 && r.stderr == "memo-train: error: \(missing): no such run folder\n")
+    }
+}
