@@ -166,8 +166,8 @@ struct Train: ParsableCommand {
         protocolOptions.apply(to: &b)
         optimization.apply(to: &b)
         b.set(threads.threads, "threads", \.threads)
-        if let resume {
-            if out != nil { throw ValidationError("--out and --resume exclude each other (a resumed run stays in its folder)") }
+        if resume != nil && out != nil {
+            throw ValidationError("--out and --resume exclude each other (a resumed run stays in its folder)")
         }
         let request = TrainingRequest(start: resume.map { .resume(folder: $0) } ?? .new(folder: out), config: b.config,
                                       given: b.given, memoryBudget: protocolOptions.memoryBudget)

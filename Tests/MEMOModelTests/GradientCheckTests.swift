@@ -218,15 +218,9 @@ struct GradientCheckTests {
         func loss(withGradients: Bool) -> Double {
             net.forward(x, training: true)
             for (p, v) in stats { p.value = v }
-            var dl = [Float](repeating: 0, count: net.logits.count)
-            var da = [Float](repeating: 0, count: net.auxLogits.count)
-            let n = 4
-            let l1 = net.logits.withUnsafeBufferPointer { lp in dl.withUnsafeMutableBufferPointer {
-                softmaxCrossEntropy(logits: lp.baseAddress!, rows: n, classes: net.classCount, labels: labels, gradient: $0.baseAddress!) } }
-            let l2 = net.auxLogits.withUnsafeBufferPointer { lp in da.withUnsafeMutableBufferPointer {
-                softmaxCrossEntropy(logits: lp.baseAddress!, rows: n, classes: net.auxClassCount, labels: aux, gradient: $0.baseAddress!) } }
-            if withGradients { net.backward(dLogits: dl, dAuxLogits: da) }
-            return l1 + l2
+            let l = MEMOLoss(network: net, labels: labels, auxLabels: aux)
+            if withGradients { net.backward(l) }
+            return l.total
         }
         _ = loss(withGradients: true)
         let trainable = Set(net.trainableParameters().map { $0.0 })

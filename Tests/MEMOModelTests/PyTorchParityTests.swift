@@ -83,7 +83,6 @@ struct PyTorchParityTests {
         default:
             net.configureTraining(trainBase: true, trainAdaptive: false)
         }
-        let n = fx.input.shape[0]
         let x = Tensor(shape: fx.input.shape, data: (0..<fx.input.shape.reduce(1, *)).map { Self.inputValue($0, key: fx.input.patternKey) })
         let sgd = SGD(learningRate: Float(fx.sgd.lr), momentum: Float(fx.sgd.momentum), weightDecay: Float(fx.sgd.weight_decay))
         let byName = Dictionary(uniqueKeysWithValues: net.namedParameters())
@@ -98,14 +97,9 @@ struct PyTorchParityTests {
                 #expect(auxErr <= 1e-4, "\(caseName): aux logits rel err \(auxErr)")
                 #expect(featErr <= 1e-4, "\(caseName): features rel err \(featErr)")
             }
-            var dl = [Float](repeating: 0, count: net.logits.count)
-            var da = [Float](repeating: 0, count: net.auxLogits.count)
-            let l1 = net.logits.withUnsafeBufferPointer { lp in dl.withUnsafeMutableBufferPointer {
-                softmaxCrossEntropy(logits: lp.baseAddress!, rows: n, classes: net.classCount, labels: fx.input.labels, gradient: $0.baseAddress!) } }
-            let l2 = net.auxLogits.withUnsafeBufferPointer { lp in da.withUnsafeMutableBufferPointer {
-                softmaxCrossEntropy(logits: lp.baseAddress!, rows: n, classes: net.auxClassCount, labels: fx.input.auxLabels, gradient: $0.baseAddress!) } }
-            losses.append(l1 + l2)
-            net.backward(dLogits: dl, dAuxLogits: da)
+            let loss = MEMOLoss(network: net, labels: fx.input.labels, auxLabels: fx.input.auxLabels)
+            losses.append(loss.total)
+            net.backward(loss)
             if step == 0 {
                 for (name, sample) in c.gradients {
                     let p = try #require(byName[name], "no parameter \(name)")

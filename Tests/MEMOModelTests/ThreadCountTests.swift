@@ -58,14 +58,8 @@ struct ThreadCountTests {
 
     /// Backward of the last forward pass (cross-entropy on fc and auxFC), then what the step produced.
     static func backward(_ net: MEMONetwork) -> Step {
-        let labels = input.labels
-        let aux = labels.map { $0 >= 4 ? $0 - 3 : 0 }
-        var dl = [Float](repeating: 0, count: net.logits.count), da = [Float](repeating: 0, count: net.auxLogits.count)
-        _ = net.logits.withUnsafeBufferPointer { lp in dl.withUnsafeMutableBufferPointer {
-            softmaxCrossEntropy(logits: lp.baseAddress!, rows: batch, classes: net.classCount, labels: labels, gradient: $0.baseAddress!) } }
-        _ = net.auxLogits.withUnsafeBufferPointer { lp in da.withUnsafeMutableBufferPointer {
-            softmaxCrossEntropy(logits: lp.baseAddress!, rows: batch, classes: net.auxClassCount, labels: aux, gradient: $0.baseAddress!) } }
-        net.backward(dLogits: dl, dAuxLogits: da)
+        net.backward(MEMOLoss(network: net, labels: input.labels,
+                              auxLabels: MEMOLoss.auxiliaryLabels(input.labels, knownClasses: net.classCount - 2)))
         var grads: [String: [Float]] = [:], running: [String: [Float]] = [:]
         for (name, p) in net.namedParameters() {
             if let g = p.grad { grads[name] = g.data }

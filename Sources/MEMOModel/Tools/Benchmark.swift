@@ -34,6 +34,8 @@ public func peakResidentBytes() -> Int {
 /// inference batches after one warm-up step (which builds the primitives).
 public func runBenchmark(backbone: Backbone, blocks: Int, trainBatch: Int = 128, inferenceBatch: Int = 256,
                          steps: Int = 5, repeats: Int = 3, classesPerStage: Int = 10) -> BenchmarkResult {
+    precondition(blocks >= 1 && steps >= 1 && repeats >= 1 && trainBatch >= 1 && inferenceBatch >= 1,
+                 "the benchmark needs at least one block, step, repeat and image")
     var rng = MEMORandom(seed: 1)
     let net = MEMONetwork(backbone: backbone, rng: &rng)
     for _ in 0..<blocks { net.addStage(newClasses: classesPerStage, rng: &rng) }
@@ -44,19 +46,11 @@ public func runBenchmark(backbone: Backbone, blocks: Int, trainBatch: Int = 128,
     for i in 0..<input.count { input[i] = Float(rng.normal()) }
     let labels = (0..<trainBatch).map { $0 % net.classCount }
     let known = net.classCount - classesPerStage
-    let auxLabels = labels.map { $0 >= known ? $0 - known + 1 : 0 }
-    var dLogits = [Float](repeating: 0, count: trainBatch * net.classCount)
-    var dAux = [Float](repeating: 0, count: trainBatch * net.auxClassCount)
+    let auxLabels = blocks > 1 ? MEMOLoss.auxiliaryLabels(labels, knownClasses: known) : nil
 
     func trainStep() {
         input.withUnsafeBufferPointer { net.forward($0.baseAddress!, count: trainBatch, training: true) }
-        net.logits.withUnsafeBufferPointer { l in dLogits.withUnsafeMutableBufferPointer {
-            _ = softmaxCrossEntropy(logits: l.baseAddress!, rows: trainBatch, classes: net.classCount,
-                                    labels: labels, gradient: $0.baseAddress!) } }
-        net.auxLogits.withUnsafeBufferPointer { l in dAux.withUnsafeMutableBufferPointer {
-            _ = softmaxCrossEntropy(logits: l.baseAddress!, rows: trainBatch, classes: net.auxClassCount,
-                                    labels: auxLabels, gradient: $0.baseAddress!) } }
-        net.backward(dLogits: dLogits, dAuxLogits: blocks > 1 ? dAux : nil)
+        net.backward(MEMOLoss(network: net, labels: labels, auxLabels: auxLabels))
         sgd.step(params)
     }
     func inferStep() {

@@ -142,27 +142,15 @@ public final class MEMOTrainer {
                           augmentation: dataset.augmentation, rng: &rng, into: &input)
                 let n = idx.count
                 input.withUnsafeBufferPointer { network.forward($0.baseAddress!, count: n, training: true) }
-                var dLogits = [Float](repeating: 0, count: n * network.classCount)
-                let loss = network.logits.withUnsafeBufferPointer { l in dLogits.withUnsafeMutableBufferPointer {
-                    softmaxCrossEntropy(logits: l.baseAddress!, rows: n, classes: network.classCount, labels: labels,
-                                        gradient: $0.baseAddress!) } }
-                var auxLoss = 0.0
-                var dAux: [Float]?
-                if stage > 0 {
-                    let auxLabels = labels.map { $0 >= known ? $0 - known + 1 : 0 }
-                    var d = [Float](repeating: 0, count: n * network.auxClassCount)
-                    auxLoss = network.auxLogits.withUnsafeBufferPointer { l in d.withUnsafeMutableBufferPointer {
-                        softmaxCrossEntropy(logits: l.baseAddress!, rows: n, classes: network.auxClassCount,
-                                            labels: auxLabels, scale: Float(config.alphaAux), gradient: $0.baseAddress!) } }
-                    dAux = d
+                let loss = MEMOLoss(network: network, labels: labels,
+                                    auxLabels: stage > 0 ? MEMOLoss.auxiliaryLabels(labels, knownClasses: known) : nil,
+                                    alphaAux: config.alphaAux)
+                guard loss.total.isFinite else {
+                    throw TrainingError.nonFiniteLoss(stage: stage, epoch: epoch, batch: b, loss: loss.total)
                 }
-                let total = loss + config.alphaAux * auxLoss
-                guard total.isFinite else {
-                    throw TrainingError.nonFiniteLoss(stage: stage, epoch: epoch, batch: b, loss: total)
-                }
-                network.backward(dLogits: dLogits, dAuxLogits: dAux)
+                network.backward(loss)
                 sgd.step(params)
-                lossSum += total; auxSum += auxLoss; batches += 1
+                lossSum += loss.total; auxSum += loss.auxiliary; batches += 1
                 for r in 0..<n {
                     let row = network.logits[(r * network.classCount)..<((r + 1) * network.classCount)]
                     if row.firstIndex(of: row.max()!)! - row.startIndex == labels[r] { correct += 1 }
