@@ -42,7 +42,7 @@ struct Evaluate: ParsableCommand {
     }
 
     func evaluate() throws {
-        let c = try Checkpoint.read(checkpoint)
+        let c = try noted(Checkpoint.read(checkpoint))
         let recorded = try? DatasetKind.parse(c.config.dataset)
         let kind: DatasetKind
         if let dataset { kind = try DatasetKind.parse(dataset) } else if let recorded { kind = recorded } else {

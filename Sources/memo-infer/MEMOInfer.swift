@@ -65,6 +65,15 @@ func printError(_ line: String) {
     FileHandle.standardError.write(Data((line.hasSuffix("\n") ? line : line + "\n").utf8))
 }
 
+/// Prints the notes of loaded checkpoints (`Checkpoint.notes`, e.g. a version-1 file without data
+/// checksums) to stderr, one line each, and returns them.
+func noted(_ checkpoint: Checkpoint) -> Checkpoint {
+    for note in checkpoint.notes { printError("note: " + note) }
+    return checkpoint
+}
+
+func noted(_ checkpoints: [Checkpoint]) -> [Checkpoint] { checkpoints.map(noted) }
+
 /// Writes text to stdout as is (reports end with a newline).
 func printReport(_ text: String) {
     FileHandle.standardOutput.write(Data(text.utf8))
