@@ -120,6 +120,7 @@ struct Train: ParsableCommand {
             guard let last = checkpoints.last else { throw TrainingError.resume("\(resume) holds no finished stage") }
             config = last.config
             print("resuming \(resume) after stage \(last.stage + 1)")
+            for note in checkpoints.flatMap(\.notes) { print("note: " + note) }
             if let threads, let trained = config.threads, threads != trained {
                 print("note: --threads \(threads), but the run trained with \(trained): the later stages will "
                     + "differ from an uninterrupted run (runs are reproducible per seed and thread count)")
