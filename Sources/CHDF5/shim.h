@@ -14,6 +14,7 @@ static inline unsigned swh5_acc_excl(void)   { return H5F_ACC_EXCL; }
 static inline unsigned swh5_acc_rdonly(void) { return H5F_ACC_RDONLY; }
 static inline unsigned swh5_acc_rdwr(void)   { return H5F_ACC_RDWR; }
 static inline hid_t swh5_p_dataset_create(void) { return H5P_DATASET_CREATE; }
+static inline hid_t swh5_p_dataset_xfer(void) { return H5P_DATASET_XFER; }
 static inline hid_t swh5_p_file_access(void) { return H5P_FILE_ACCESS; }
 static inline hid_t swh5_p_file_create(void) { return H5P_FILE_CREATE; }
 static inline hid_t swh5_p_default(void)     { return H5P_DEFAULT; }

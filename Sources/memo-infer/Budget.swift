@@ -89,7 +89,7 @@ struct AUC: ParsableCommand {
     }
 
     func run() throws {
-        let loaded = try runs.map { (path: $0, checkpoints: try RunFolder.checkpoints(in: $0)) }
+        let loaded = try runs.map { (path: $0, checkpoints: noted(try RunFolder.checkpoints(in: $0))) }
         printReport(try AUCReport(runs: loaded, head: nme ? .nme : .cnn).render(output.format))
     }
 }

@@ -44,7 +44,7 @@ struct Classify: ParsableCommand {
     }
 
     func classify() throws {
-        let classifier = try Classifier(checkpoint: Checkpoint.read(checkpoint), path: checkpoint)
+        let classifier = try Classifier(checkpoint: noted(Checkpoint.read(checkpoint)), path: checkpoint)
         let report = ClassifyReport.run(classifier, arguments: images, head: nme ? .nme : .cnn, top: top)
         for note in report.notes { printError("note: " + note) }
         if !report.entries.isEmpty || output.format == .json { printReport(try report.render(output.format)) }

@@ -23,7 +23,7 @@ struct Confusion: ParsableCommand {
     @Option(help: "Also write a heatmap to this PNG file.") var png: String?
 
     func run() throws {
-        let report = try ConfusionReport(checkpoint: Checkpoint.read(checkpoint), head: nme ? .nme : .cnn, path: checkpoint)
+        let report = try ConfusionReport(checkpoint: noted(Checkpoint.read(checkpoint)), head: nme ? .nme : .cnn, path: checkpoint)
         printReport(report.table(normalize: normalize))
         if let csv {
             try writeReport(report.csv(normalize: normalize), to: csv)

@@ -42,7 +42,7 @@ struct Evaluate: ParsableCommand {
     }
 
     func evaluate() throws {
-        let c = try Checkpoint.read(checkpoint)
+        let c = try noted(Checkpoint.read(checkpoint))
         let recorded = c.config.dataset
         let kind = dataset ?? recorded
         let same = kind == recorded

@@ -25,7 +25,7 @@ struct Forgetting: ParsableCommand {
     @OptionGroup var output: FormatOption
 
     func run() throws {
-        let report = try ForgettingReport(checkpoints: RunFolder.checkpoints(in: runDir), head: nme ? .nme : .cnn,
+        let report = try ForgettingReport(checkpoints: noted(RunFolder.checkpoints(in: runDir)), head: nme ? .nme : .cnn,
                                           path: runDir)
         printReport(try report.render(output.format))
         if let plot {

@@ -17,6 +17,7 @@ struct Inspect: ParsableCommand {
     @Option(help: "Stage checkpoint (stage-XX.h5).") var checkpoint: String
 
     func run() throws {
-        printReport(try InspectReport.text(path: checkpoint))
+        let c = try noted(Checkpoint.read(checkpoint))
+        printReport(InspectReport.text(checkpoint: c, formatVersion: c.fileFormatVersion, path: checkpoint))
     }
 }

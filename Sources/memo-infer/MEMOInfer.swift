@@ -33,6 +33,15 @@ struct MEMOInfer: ParsableCommand {
     static func main() { CommandMain.run(MEMOInfer.self, toolName: "memo-infer") }
 }
 
+/// Prints the notes of loaded checkpoints (`Checkpoint.notes`, e.g. a version-1 file without data
+/// checksums) to stderr, one line each, and returns them.
+func noted(_ checkpoint: Checkpoint) -> Checkpoint {
+    for note in checkpoint.notes { printError("note: " + note) }
+    return checkpoint
+}
+
+func noted(_ checkpoints: [Checkpoint]) -> [Checkpoint] { checkpoints.map(noted) }
+
 /// Options shared by the reports that have several formats.
 struct FormatOption: ParsableArguments {
     @Option(help: "Output format: table, json or csv.")

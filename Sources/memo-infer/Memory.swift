@@ -31,10 +31,10 @@ struct Memory: ParsableCommand {
         var isDir: ObjCBool = false
         let checkpoints: [Checkpoint]
         if let runDir, FileManager.default.fileExists(atPath: runDir, isDirectory: &isDir), isDir.boolValue {
-            checkpoints = try RunFolder.checkpoints(in: runDir)
+            checkpoints = try noted(RunFolder.checkpoints(in: runDir))
             guard !checkpoints.isEmpty else { throw InferenceError.emptyRunFolder(path: runDir) }
         } else {
-            checkpoints = [try Checkpoint.read(checkpoint ?? runDir!)]
+            checkpoints = [try noted(Checkpoint.read(checkpoint ?? runDir!))]
         }
         printReport(try MemoryTable(checkpoints: checkpoints).render(output.format))
     }

@@ -67,10 +67,12 @@ enum CheckpointSurgery {
         return Contents(attributes: attributes, datasets: datasets)
     }
 
-    /// Writes `contents` as a new HDF5 file at `path` (not atomically; tests only).
-    static func write(_ contents: Contents, to path: String) throws {
+    /// Writes `contents` as a new HDF5 file at `path` (not atomically; tests only); `version1Layout`
+    /// lays the datasets out as format version 1 did (see `HDF5File.writesVersion1Layout`).
+    static func write(_ contents: Contents, to path: String, version1Layout: Bool = false) throws {
         let f = try HDF5File.create(path)
         defer { f.close() }
+        f.writesVersion1Layout = version1Layout
         for (key, value) in contents.attributes.sorted(by: { $0.key < $1.key }) {
             switch value {
             case let .int(v): try f.setAttribute(key, int: v)
@@ -93,13 +95,14 @@ enum CheckpointSurgery {
     }
 
     /// Copies the checkpoint at `source` to `target` with `edit` applied to its contents.
-    static func rewrite(_ source: String, to target: String, _ edit: (inout Contents) throws -> Void) throws {
+    static func rewrite(_ source: String, to target: String, version1Layout: Bool = false,
+                        _ edit: (inout Contents) throws -> Void) throws {
         var c = try contents(of: source)
         try edit(&c)
-        try write(c, to: target)
+        try write(c, to: target, version1Layout: version1Layout)
     }
 
-    /// Replaces dataset `name` of the file at `path` by a chunked dataset (float32 or int64) that declares
+    /// Replaces dataset `name` of the file at `path` by a chunked, checksummed dataset (float32 or int64) that declares
     /// `dims` elements but stores none (libhdf5 allocates chunks only when written), through raw
     /// libhdf5 calls: `HDF5File` only writes data it is given.
     static func declareHugeDataset(_ name: String, dims: [UInt64], float: Bool = false, in path: String) throws {
@@ -119,34 +122,121 @@ enum CheckpointSurgery {
         let creation = H5Pcreate(swh5_p_dataset_create())
         defer { H5Pclose(creation) }
         var chunk = dims.map { _ in hsize_t(1024) }
-        guard H5Pset_chunk(creation, Int32(chunk.count), &chunk) >= 0 else { throw Failure(description: "chunking") }
+        // With the checksum filter a version-2 file has, so that the declared size is what is refused.
+        guard H5Pset_chunk(creation, Int32(chunk.count), &chunk) >= 0, H5Pset_fletcher32(creation) >= 0 else {
+            throw Failure(description: "chunking")
+        }
         let dataset = H5Dcreate2(file, name, float ? swh5_ieee_f32le() : swh5_std_i64le(), space, swh5_p_default(), creation, swh5_p_default())
         guard dataset >= 0 else { throw Failure(description: "cannot create \(name)") }
         H5Dclose(dataset)
     }
 
-    /// Byte ranges of the file at `path` that hold datasets' raw data (contiguous storage); the
-    /// rest is HDF5 metadata (superblock, object headers, B-trees, heaps) and compressed chunks.
+    /// Byte ranges of the file at `path` that hold datasets' raw data (contiguous storage or
+    /// chunks); the rest is HDF5 metadata (superblock, object headers, chunk indexes, heaps).
     static func rawDataRanges(in path: String) throws -> [Range<Int>] {
         let f = try HDF5File.open(path)
         let names = try f.datasetNames()
         f.close()
+        return try names.flatMap { try storedRanges(of: $0, in: path) }.sorted { $0.lowerBound < $1.lowerBound }
+    }
+
+    /// Byte ranges in the file at `path` where dataset `name` stores its data: one for contiguous
+    /// storage (H5Dget_offset), one per chunk for chunked storage (H5Dget_chunk_info), none for
+    /// compact or unallocated data.
+    static func storedRanges(of name: String, in path: String) throws -> [Range<Int>] {
+        struct Failure: Error, CustomStringConvertible { let description: String }
         // The library's reader access list: other tests read the same shared checkpoint
         // concurrently, and libhdf5 refuses a second open with another file-locking flag.
         let access = try HDF5File.fileAccessList(path: path, forWriting: false)
         defer { H5Pclose(access) }
         let file = H5Fopen(path, swh5_acc_rdonly(), access)
-        guard file >= 0 else { return [] }
+        guard file >= 0 else { throw Failure(description: "cannot open \(path)") }
         defer { H5Fclose(file) }
-        var ranges: [Range<Int>] = []
-        for name in names {
-            let d = H5Dopen2(file, name, swh5_p_default())
-            guard d >= 0 else { continue }
-            let offset = H5Dget_offset(d)
-            let size = H5Dget_storage_size(d)
-            H5Dclose(d)
-            if offset != haddr_t.max, size > 0 { ranges.append(Int(offset)..<(Int(offset) + Int(size))) }
+        let d = H5Dopen2(file, name, swh5_p_default())
+        guard d >= 0 else { throw Failure(description: "cannot open \(name) in \(path)") }
+        defer { H5Dclose(d) }
+        let offset = H5Dget_offset(d)
+        if offset != haddr_t.max {
+            let size = Int(H5Dget_storage_size(d))
+            return size > 0 ? [Int(offset)..<(Int(offset) + size)] : []
         }
-        return ranges.sorted { $0.lowerBound < $1.lowerBound }
+        let space = H5Dget_space(d)
+        defer { H5Sclose(space) }
+        var chunks: hsize_t = 0
+        guard H5Dget_num_chunks(d, space, &chunks) >= 0 else { return [] }  // not chunked: compact
+        return try (0..<chunks).map { index in
+            var mask: UInt32 = 0
+            var address: haddr_t = 0
+            var size: hsize_t = 0
+            guard H5Dget_chunk_info(d, space, index, nil, &mask, &address, &size) >= 0 else {
+                throw Failure(description: "cannot locate chunk \(index) of \(name)")
+            }
+            return Int(address)..<(Int(address) + Int(size))
+        }
+    }
+
+    /// The fields in which two checkpoints differ (tensors and floats bitwise); empty when they
+    /// hold the same data.
+    static func differences(_ a: Checkpoint, _ b: Checkpoint) -> [String] {
+        func bits(_ x: [Float]) -> [UInt32] { x.map(\.bitPattern) }
+        let tensors = Set(a.tensors.keys).union(b.tensors.keys).sorted().filter { k in
+            a.tensors[k]?.shape != b.tensors[k]?.shape || a.tensors[k].map { bits($0.data) } != b.tensors[k].map { bits($0.data) }
+        }
+        let same: [(String, Bool)] = [
+            ("header", a.config == b.config && a.stage == b.stage && a.taskSizes == b.taskSizes && a.backbone == b.backbone
+                && a.datasetName == b.datasetName),
+            ("classes", a.classNames == b.classNames && a.classOrder == b.classOrder),
+            ("part states", a.generalizedState == b.generalizedState && a.specializedStates == b.specializedStates),
+            ("memory", a.memory == b.memory),
+            ("exemplar images", a.exemplarImages == b.exemplarImages && a.imageShape == b.imageShape),
+            ("class means", a.classMeans.map(bits) == b.classMeans.map(bits)),
+            ("evaluation", a.evaluation == b.evaluation),
+            ("test set", a.testIndices == b.testIndices && a.testLabels == b.testLabels),
+            ("CNN top-k", a.cnnTopK == b.cnnTopK), ("NME top-k", a.nmeTopK == b.nmeTopK),
+            ("rng state", a.rngState == b.rngState),
+            ("normalisation", bits(a.normalizationMean) == bits(b.normalizationMean)
+                && bits(a.normalizationStd) == bits(b.normalizationStd)),
+        ]
+        return tensors.map { "tensor " + $0 } + same.filter { !$0.1 }.map(\.0)
+    }
+
+    /// Flips bits of the stored bytes of dataset `name` in the file at `path` (in place): `mask` is
+    /// XOR'ed into byte `byte` of each element of row `row` (elements of `elementSize` bytes, rows
+    /// of `rowLength` elements) of its first stored range. For uncompressed data, as a failing
+    /// disk or a stray write would damage it; returns the file offsets changed.
+    @discardableResult
+    static func flipBits(of name: String, in path: String, row: Int, rowLength: Int, elementSize: Int = 4,
+                         byte: Int = 2, mask: UInt8 = 0x01) throws -> [Int] {
+        guard let range = try storedRanges(of: name, in: path).first else { return [] }
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        let offsets = (0..<rowLength).map { range.lowerBound + (row * rowLength + $0) * elementSize + byte }
+        for o in offsets where range.contains(o) { bytes[o] ^= mask }
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        return offsets
+    }
+
+    /// h5repack, where installed.
+    static let h5repack: String? = ["/usr/bin/h5repack", "/usr/local/bin/h5repack"]
+        .first { FileManager.default.isExecutableFile(atPath: $0) }
+
+    /// Runs `command` with /bin/sh and returns its exit status and standard error.
+    @discardableResult
+    static func shell(_ command: String) throws -> (status: Int32, stderr: String) {
+        try run("/bin/sh", ["-c", command])
+    }
+
+    /// Runs a program and returns its exit status and standard error (standard output is dropped).
+    @discardableResult
+    static func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, stderr: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let err = Pipe()
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = err
+        try process.run()
+        let data = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 }

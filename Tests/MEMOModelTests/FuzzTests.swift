@@ -7,7 +7,10 @@ import Testing
 /// (`PNGError`; `CheckpointError` or `HDF5Error`) whose description is one line naming the file.
 /// A crash would kill the test process; a hang is caught by a per-input time limit.
 ///
-/// Short form by default (1000 PNG and 100 checkpoint inputs, about 10 s in debug). Long form:
+/// A checkpoint that loads must hold the unmutated file's data: every dataset is checksummed.
+///
+/// Short form by default (1000 PNG, 100 mutated and 200 bit-flipped checkpoint inputs, about 20 s
+/// in debug). Long form:
 /// `MEMO_FUZZ_ITERATIONS=10000 swift test --filter FuzzTests` (or scripts/fuzz.sh); the seed is
 /// `MEMO_FUZZ_SEED` (default 2023). Each run prints its outcome counts.
 @Suite(.serialized)
@@ -79,6 +82,8 @@ struct FuzzTests {
     /// Tallies outcomes and checks each failure's description.
     struct Outcomes: CustomStringConvertible {
         var loaded = 0
+        /// Inputs that loaded to data other than the unmutated input's: silent damage.
+        var loadedDifferent = 0
         var errors: [String: Int] = [:]
         var slowest = 0.0
 
@@ -96,7 +101,7 @@ struct FuzzTests {
 
         var total: Int { loaded + errors.values.reduce(0, +) }
         var description: String {
-            "\(total) inputs: \(loaded) loaded, " + errors.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }
+            "\(total) inputs: \(loaded) loaded (\(loadedDifferent) of them different), " + errors.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }
                 .joined(separator: ", ") + String(format: "; slowest %.3f s", slowest)
         }
     }
@@ -220,20 +225,31 @@ struct FuzzTests {
             case .wrongShape: return "hdf5.wrongShape"
             case .tooLarge: return "hdf5.tooLarge"
             case .corrupt: return "hdf5.corrupt"
+            case .checksumMismatch: return "hdf5.checksumMismatch"
+            case .unchecksummed: return "hdf5.unchecksummed"
             }
         default: return nil
         }
     }
 
-    /// Reads `path` and records the outcome; returns the error, if any.
+    /// Reads `path` and records the outcome; returns the error, if any. With `original`, a
+    /// checkpoint that loads must hold the same data (else it counts as `loadedDifferent`).
     @discardableResult
-    static func readCheckpoint(_ path: String, what: String, into outcomes: inout Outcomes) -> Error? {
+    static func readCheckpoint(_ path: String, what: String, original: Checkpoint? = nil,
+                               into outcomes: inout Outcomes) -> Error? {
         let start = Date()
         defer { outcomes.time(Date().timeIntervalSince(start), what: what) }
         do {
             // read rebuilds the stage's network to check every tensor's name and shape.
-            _ = try Checkpoint.read(path)
+            let loaded = try Checkpoint.read(path)
             outcomes.loaded += 1
+            if let original {
+                let differing = CheckpointSurgery.differences(loaded, original)
+                if !differing.isEmpty {
+                    outcomes.loadedDifferent += 1
+                    Issue.record("\(what) loaded different data: \(differing.prefix(5))")
+                }
+            }
             return nil
         } catch {
             if let kind = classify(error) {
@@ -248,6 +264,7 @@ struct FuzzTests {
     static func fuzzCheckpoint(iterations: Int, dir: String) throws -> Outcomes {
         let source = try CheckpointSurgery.untrainedRun.get() + "/stage-00.h5"
         let original = Array(try Data(contentsOf: URL(fileURLWithPath: source)))
+        let checkpoint = try Checkpoint.read(source)
         // Prefer mutating metadata: everything outside the datasets' raw data.
         let raw = try CheckpointSurgery.rawDataRanges(in: source)
         var metadata: [Range<Int>] = []
@@ -263,7 +280,7 @@ struct FuzzTests {
         for i in 0..<iterations {
             let (bytes, what) = mutator.mutate(original, preferred: metadata)
             try Data(bytes).write(to: URL(fileURLWithPath: path))
-            readCheckpoint(path, what: "checkpoint mutation \(i): \(what)", into: &outcomes)
+            readCheckpoint(path, what: "checkpoint mutation \(i): \(what)", original: checkpoint, into: &outcomes)
         }
         return outcomes
     }
@@ -276,6 +293,34 @@ struct FuzzTests {
         print("checkpoint fuzz (seed \(Self.seed)): \(outcomes)")
         #expect(outcomes.total == n)
         #expect(outcomes.loaded > 0 && (outcomes.errors["hdf5.cannotOpen"] ?? 0) > 0)
+        #expect(outcomes.loadedDifferent == 0)
+    }
+
+    /// The issue's experiment: copies of a stage file with 1–4 bits flipped anywhere (uniformly,
+    /// data and metadata alike). Each must load to exactly the original's data or be refused with
+    /// a one-line error naming the file: no copy may load different numbers, strings or
+    /// evaluations. Before data checksums, about a third of such copies loaded, many different.
+    @Test func bitFlipsAnywhereNeverLoadDifferentData() throws {
+        let n = Self.longIterations ?? 200
+        let source = try CheckpointSurgery.untrainedRun.get() + "/stage-01.h5"
+        let original = try Checkpoint.read(source)
+        let pristine = [UInt8](try Data(contentsOf: URL(fileURLWithPath: source)))
+        let dir = try DataFixtures.temporaryDirectory("fuzz-h5-flips")
+        defer { DataFixtures.cleanUp(dir) }
+        let path = dir + "/stage-01.h5"
+        var rng = MEMORandom(seed: Self.seed ^ 0xF11B)
+        var outcomes = Outcomes()
+        for i in 0..<n {
+            var bytes = pristine
+            let flips = 1 + rng.below(4)
+            for _ in 0..<flips { bytes[rng.below(bytes.count)] ^= UInt8(1 << rng.below(8)) }
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            Self.readCheckpoint(path, what: "copy \(i) with \(flips) flipped bits", original: original, into: &outcomes)
+        }
+        print("bit flips anywhere (seed \(Self.seed)): \(outcomes)")
+        #expect(outcomes.total == n)
+        #expect(outcomes.loadedDifferent == 0)
+        #expect(outcomes.total - outcomes.loaded > n / 2)
     }
 
     /// HDF5-level edits of a real stage-1 checkpoint, each with the error it must produce.
@@ -310,8 +355,8 @@ struct FuzzTests {
              "\(path): 'class_means' is a group, expected a dataset"),
             ("class names stored as integers", { c in c.datasets["dataset/class_names"] = .int64s([0, 1, 2, 3], [4]) },
              "\(path): 'dataset/class_names' is int64, expected a string"),
-            ("format_version 2", { c in c.attributes["format_version"] = .int(2) },
-             "\(path): checkpoint format version 2 is newer than this tool reads (1)"),
+            ("format_version 3", { c in c.attributes["format_version"] = .int(3) },
+             "\(path): checkpoint format version 3 is newer than this tool reads (2)"),
             ("format_version 0", { c in c.attributes["format_version"] = .int(0) },
              "\(path): not a memo-swift checkpoint (format version 0)"),
             ("format_version a string", { c in c.attributes["format_version"] = .string("1") },

@@ -422,7 +422,7 @@ struct HDF5Tests {
         }
     }
 
-    @Test("foreign layouts: fixed-length strings, variable-length ones only when trusted, narrow integers, big-endian floats")
+    @Test("foreign layouts: fixed-length strings, variable-length ones refused, narrow integers, big-endian floats")
     func foreignLayouts() throws {
         try withTemporaryFolder { folder in
             let path = folder + "/foreign.h5"
@@ -485,22 +485,21 @@ struct HDF5Tests {
                 H5Dclose(doubles)
             }
             let file = try HDF5File.open(path)
-            let trusted = try HDF5File.open(path, policy: .trusted)
             #expect(try file.readStrings("nullpad") == ["ab", "hello"])
             #expect(try file.readStrings("spacepad") == ["ab", "hello"])
             #expect(try file.readStrings("nullterm") == ["ab", "hello"])
             #expect(throws: HDF5Error.wrongType(path: path, name: "ascii",
-                                                expected: "a fixed-length string (variable-length ones need policy .trusted)",
+                                                expected: "a fixed-length string (variable-length strings live in HDF5's unchecksummed global heap; "
+                                                    + "h5py: store them with dtype h5py.string_dtype(length=N))",
                                                 found: "a variable-length string")) {
                 try file.readStrings("ascii")
             }
-            #expect(try trusted.readStrings("ascii") == ["x", "yz"])
             #expect(throws: HDF5Error.wrongType(path: path, name: "/@vlen",
-                                                expected: "a fixed-length string (variable-length ones need policy .trusted)",
+                                                expected: "a fixed-length string (variable-length strings live in HDF5's unchecksummed global heap; "
+                                                    + "h5py: store them with dtype h5py.string_dtype(length=N))",
                                                 found: "a variable-length string")) {
                 try file.attributeString("vlen")
             }
-            #expect(try trusted.attributeString("vlen") == "variable ✓")
             #expect(try file.attributeString("arch") == "resnet32-memo")
             #expect(throws: HDF5Error.wrongShape(path: path, name: "/@counts", expected: [], found: [2])) {
                 try file.attributeInt("counts")
@@ -598,7 +597,7 @@ struct HDF5Tests {
         }
     }
 
-    @Test("pre-1.8 format files are refused unless trusted; a user block before the superblock is fine")
+    @Test("pre-1.8 format files are refused with the command that rewrites them; a user block before the superblock is fine")
     func legacyFormat() throws {
         try withTemporaryFolder { folder in
             var value: Float = 2.5
@@ -607,10 +606,15 @@ struct HDF5Tests {
                 craftDataset(file, "x", type: swh5_ieee_f32le(), dims: [1], data: &value)
             }
             #expect(throws: HDF5Error.cannotOpen(path: legacy, reason: "superblock version 0 is the pre-1.8 HDF5 format "
-                + "without metadata checksums, read only with policy .trusted (h5py: write with libver=\"latest\")")) {
+                + "without metadata checksums, as h5repack and h5py write by default (h5py: libver=\"latest\" writes the "
+                + "checksummed one); rewrite it with: h5repack -L -f FLET \(legacy) \(folder)/repacked-legacy.h5 "
+                + "&& mv \(folder)/repacked-legacy.h5 \(legacy)")) {
                 try HDF5File.open(legacy)
             }
-            #expect(try HDF5File.open(legacy, policy: .trusted).readFloats("x").values == [2.5])
+            #expect(HDF5File.rewriteCommand("run 1/it's.h5")
+                == "h5repack -L -f FLET 'run 1/it'\\''s.h5' 'run 1/repacked-it'\\''s.h5' && mv 'run 1/repacked-it'\\''s.h5' 'run 1/it'\\''s.h5'")
+            #expect(HDF5File.rewriteCommand("stage-00.h5") == "h5repack -L -f FLET stage-00.h5 repacked-stage-00.h5 "
+                + "&& mv repacked-stage-00.h5 stage-00.h5")
 
             let prefixed = folder + "/userblock.h5"
             craft(prefixed, userBlock: 1024) { file in
@@ -643,6 +647,10 @@ struct HDF5Tests {
             file.close()
             let pristine = try [UInt8](Data(contentsOf: URL(fileURLWithPath: original)))
 
+            let reference = try HDF5File.open(original)
+            let pristineValues = try reference.datasetNames().filter { $0.hasPrefix("model/") }
+                .map { try reference.readFloats($0).values }
+            reference.close()
             var outcomes: [String: Int] = [:]
             for seed in UInt64(0)..<200 {
                 var random = MEMORandom(seed: seed)
@@ -656,12 +664,15 @@ struct HDF5Tests {
                 try Data(bytes).write(to: URL(fileURLWithPath: path))
                 do {
                     let damaged = try HDF5File.open(path)
+                    var values: [[Float]] = []
                     for name in try damaged.datasetNames() {
-                        if name == "meta/classNames" { _ = try damaged.readStrings(name) }
-                        else if name == "meta/classOrder" { _ = try damaged.readInt64s(name) }
-                        else { _ = try damaged.readFloats(name) }
+                        if name == "meta/classNames" { #expect(try damaged.readStrings(name) == ["airplane", "car", "bird"]) }
+                        else if name == "meta/classOrder" { #expect(try damaged.readInt64s(name).values == [2, 0, 1]) }
+                        else { values.append(try damaged.readFloats(name).values) }
                     }
-                    _ = try damaged.attributeString("config")
+                    // Data that reads is the data written: every dataset is checksummed.
+                    #expect(values == pristineValues, "seed \(seed) read different numbers")
+                    #expect(try damaged.attributeString("config") == "{\"memory\": 2000}")
                     outcomes["read", default: 0] += 1
                 } catch let error as HDF5Error {
                     #expect(error.path == path)
@@ -670,10 +681,99 @@ struct HDF5Tests {
                 }
                 try FileManager.default.removeItem(atPath: path)
             }
-            // Most edits hit checksummed metadata and are caught; edits in raw float data still read.
+            // Edits of metadata and of data alike are caught (metadata and data checksums).
             #expect(outcomes.values.reduce(0, +) == 200)
-            #expect((outcomes["corrupt"] ?? 0) + (outcomes["cannotOpen"] ?? 0) > 100)
-            #expect((outcomes["read"] ?? 0) > 0)
+            #expect((outcomes["corrupt"] ?? 0) + (outcomes["cannotOpen"] ?? 0) + (outcomes["checksumMismatch"] ?? 0) > 150)
+        }
+    }
+
+    /// The filters and layout of dataset `name` in the file at `path`, through raw libhdf5.
+    private static func storage(of name: String, in path: String) throws -> (layout: H5D_layout_t, filters: [H5Z_filter_t]) {
+        let access = try HDF5File.fileAccessList(path: path, forWriting: false)
+        defer { H5Pclose(access) }
+        let file = H5Fopen(path, swh5_acc_rdonly(), access)
+        defer { H5Fclose(file) }
+        let dataset = H5Dopen2(file, name, swh5_p_default())
+        defer { H5Dclose(dataset) }
+        let creation = H5Dget_create_plist(dataset)
+        defer { H5Pclose(creation) }
+        let filters = (0..<UInt32(max(0, H5Pget_nfilters(creation)))).map { index in
+            var flags: UInt32 = 0, values = 0, config: UInt32 = 0
+            return H5Pget_filter2(creation, index, &flags, &values, nil, 0, nil, &config)
+        }
+        return (H5Pget_layout(creation), filters)
+    }
+
+    @Test("every dataset with data carries Fletcher-32, last; scalars are compact, empty ones contiguous; damage names the dataset")
+    func dataChecksums() throws {
+        try withTemporaryFolder { folder in
+            let path = folder + "/checksums.h5"
+            let file = try HDF5File.create(path)
+            try file.write("floats", floats: [1, 2, 3, 4, 5, 6], shape: [2, 3])
+            try file.write("packed", floats: (0..<1000).map(Float.init), shape: [1000], compress: true)
+            try file.write("doubles", doubles: [0.5], shape: [1])
+            try file.write("ints", int64s: [1, -2], shape: [2])
+            try file.write("bytes", uint8s: [1, 2, 3], shape: [3], compress: true)
+            try file.write("names", strings: ["cat", "dog"])
+            try file.write("scalar", floats: [7], shape: [])
+            try file.write("empty", floats: [], shape: [0, 3])
+            try file.write("noNames", strings: [])
+            file.close()
+            let fletcher = H5Z_filter_t(H5Z_FILTER_FLETCHER32)
+            let shuffle = H5Z_filter_t(H5Z_FILTER_SHUFFLE), deflate = H5Z_filter_t(H5Z_FILTER_DEFLATE)
+            for name in ["floats", "doubles", "ints", "names"] {
+                let s = try Self.storage(of: name, in: path)
+                #expect(s.layout == H5D_CHUNKED && s.filters == [fletcher], "\(name): \(s)")
+            }
+            #expect(try Self.storage(of: "packed", in: path).filters == [shuffle, deflate, fletcher])
+            #expect(try Self.storage(of: "bytes", in: path).filters == [deflate, fletcher])
+            #expect(try Self.storage(of: "scalar", in: path).layout == H5D_COMPACT)
+            for name in ["empty", "noNames"] {
+                let s = try Self.storage(of: name, in: path)
+                #expect(s.layout == H5D_CONTIGUOUS && s.filters.isEmpty, "\(name): \(s)")
+            }
+            let reader = try HDF5File.open(path)
+            reader.requiresDataChecksums = true
+            #expect(try reader.readFloats("floats").values == [1, 2, 3, 4, 5, 6])
+            #expect(try reader.readFloats("scalar").values == [7] && reader.readFloats("empty").values.isEmpty)
+            #expect(try reader.readStrings("names") == ["cat", "dog"] && reader.readStrings("noNames").isEmpty)
+            #expect(reader.unchecksummedDatasets.isEmpty)
+            reader.close()
+
+            // One flipped bit in the stored strings, in the compressed floats: refused, naming the dataset.
+            for (name, read) in [("names", { (f: HDF5File) in _ = try f.readStrings("names") }),
+                                 ("packed", { (f: HDF5File) in _ = try f.readFloats("packed") })] {
+                let damaged = folder + "/damaged-\(name).h5"
+                try FileManager.default.copyItem(atPath: path, toPath: damaged)
+                let range = try #require(try CheckpointSurgery.storedRanges(of: name, in: damaged).first)
+                var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: damaged)))
+                bytes[range.lowerBound + 1] ^= 0x10
+                try Data(bytes).write(to: URL(fileURLWithPath: damaged))
+                let f = try HDF5File.open(damaged)
+                #expect(throws: HDF5Error.checksumMismatch(path: damaged, name: name)) { try read(f) }
+                #expect(HDF5Error.checksumMismatch(path: damaged, name: name).description
+                    == "\(damaged): \(name): data checksum mismatch (the file is damaged)")
+            }
+
+            // The version-1 layout (no checksum on uncompressed data): recorded, or refused when required.
+            let old = folder + "/old.h5"
+            let writer = try HDF5File.create(old)
+            writer.writesVersion1Layout = true
+            try writer.write("floats", floats: [1, 2], shape: [2])
+            try writer.write("bytes", uint8s: [1, 2, 3], shape: [3], compress: true)
+            writer.close()
+            #expect(try Self.storage(of: "floats", in: old) == (H5D_CONTIGUOUS, []))
+            let lenient = try HDF5File.open(old)
+            #expect(try lenient.readFloats("floats").values == [1, 2] && lenient.readUInt8s("bytes").values == [1, 2, 3])
+            #expect(lenient.unchecksummedDatasets == ["floats"])
+            let strict = try HDF5File.open(old)
+            strict.requiresDataChecksums = true
+            #expect(try strict.readUInt8s("bytes").values == [1, 2, 3])
+            let refusal = HDF5Error.unchecksummed(path: old, name: "floats")
+            #expect(throws: refusal) { try strict.readFloats("floats") }
+            #expect(refusal.description == "\(old): dataset 'floats' carries no Fletcher-32 data checksum, which this "
+                + "file's format requires (were its filters stripped, as by h5repack -f NONE?); rewrite it with: "
+                + HDF5File.rewriteCommand(old))
         }
     }
 

@@ -376,7 +376,7 @@ struct InferRunTests {
         let lines = try InspectReport.text(path: path).split(separator: "\n").map(String.init)
         #expect(Array(lines[0..<8]) == [
             "file: \(path)",
-            "format: memo-swift-checkpoint version 1",
+            "format: memo-swift-checkpoint version 2",
             "stage: 1 (2 of 2 stages of the split)",
             "backbone: memo_resnet14_cifar (depth 14, 2 specialized blocks)",
             "dataset: tiny, 4 classes, images 32x32x3",
@@ -398,6 +398,7 @@ struct InferRunTests {
         #expect(rest[1] == "evaluation: CNN top-1 \(fixed2(cnn.top1)), top-5 \(fixed2(cnn.top5)), old \(fixed2(cnn.old)), "
                 + "new \(fixed2(cnn.new)), per task \(fixed2(cnn.perTask[0])) \(fixed2(cnn.perTask[1]))")
         #expect(rest[3] == "test predictions: 24 images, top-4 stored")
+        #expect(rest[4] == "data checksums: Fletcher-32 on every dataset")
     }
 
     // MARK: the executable
@@ -427,8 +428,22 @@ struct InferRunTests {
 
         let dir = try Self.runDir()
         let memory = try Self.execute(["memory", dir])
-        #expect(memory.status == 0)
+        #expect(memory.status == 0 && memory.stderr.isEmpty)
         #expect(memory.stdout == (try MemoryTable(checkpoints: RunFolder.checkpoints(in: dir)).render(.table)))
+
+        // A version-1 checkpoint (no data checksums) loads, with the library's note on stderr.
+        let oldRun = try DataFixtures.temporaryDirectory("infer-cli-v1")
+        defer { DataFixtures.cleanUp(oldRun) }
+        let old = oldRun + "/stage-00.h5"
+        try CheckpointSurgery.rewrite(dir + "/stage-00.h5", to: old, version1Layout: true) {
+            $0.attributes["format_version"] = .int(1)
+        }
+        let note = "note: " + (try Checkpoint.read(old).notes.joined()) + "\n"
+        #expect(note.contains("carries no data checksums"))
+        for arguments in [["inspect", "--checkpoint", old], ["memory", oldRun], ["forgetting", oldRun]] {
+            let result = try Self.execute(arguments)
+            #expect(result.status == 0 && result.stderr == note, "\(arguments): \(result.stderr)")
+        }
 
         let images = try DataFixtures.temporaryDirectory("infer-cli")
         defer { DataFixtures.cleanUp(images) }

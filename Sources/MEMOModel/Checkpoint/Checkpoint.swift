@@ -4,9 +4,14 @@ import Foundation
 ///
 /// Loading reads only data (numbers and strings): nothing in the file is executed. A file without
 /// the format attributes, or of a newer format version, is refused.
+///
+/// Version 2 (written now) puts a Fletcher-32 checksum on every dataset; a damaged dataset is
+/// refused naming the file and the dataset, and a version-2 file whose datasets lack the checksum
+/// (filters stripped by a rewrite) is refused with the command that restores them. Version 1 (no
+/// checksum except on the exemplar images) still loads, with `hasDataChecksums` false and a note.
 public struct Checkpoint {
     public static let formatName = "memo-swift-checkpoint"
-    public static let formatVersion: Int64 = 1
+    public static let formatVersion: Int64 = 2
 
     public var config: MEMOConfig
     public var stage: Int
@@ -32,6 +37,14 @@ public struct Checkpoint {
     public var rngState: [UInt64]
     public var normalizationMean: [Float]
     public var normalizationStd: [Float]
+    /// The format version of the file this was read from (`formatVersion` for a new checkpoint).
+    public var fileFormatVersion: Int64 = Checkpoint.formatVersion
+    /// Whether every dataset of the file carries a data checksum (always for version 2; a
+    /// version-1 file only if a rewrite added them), so that damage to the numbers is detected.
+    public var hasDataChecksums = true
+    /// One line each, naming the file, for the user: what reading found that is not an error
+    /// (a file without data checksums). Empty for a current file.
+    public var notes: [String] = []
 
     public var classesSeen: Int { taskSizes.reduce(0, +) }
     public var knownClasses: Int { classesSeen - (taskSizes.last ?? 0) }
@@ -118,6 +131,8 @@ extension Checkpoint {
         let version = try f.attributeInt("format_version")
         guard version <= formatVersion else { throw CheckpointError.newerVersion(path: path, version: version) }
         guard version >= 1 else { throw CheckpointError.notACheckpoint(path: path, reason: "format version \(version)") }
+        // A version-2 writer checksums every dataset: one without is a rewrite that stripped them.
+        f.requiresDataChecksums = version >= 2
         let configJSON = try f.attributeString("config_json")
         let config: MEMOConfig
         do { config = try JSONDecoder().decode(MEMOConfig.self, from: Data(configJSON.utf8)) } catch {
@@ -181,14 +196,24 @@ extension Checkpoint {
         guard rng.count == 4 else { throw CheckpointError.inconsistent(path: path, reason: "rng state has \(rng.count) words") }
         let mean = try f.readFloats("dataset/normalization_mean").values
         let std = try f.readFloats("dataset/normalization_std").values
+        let cnnTopK = try topk("evaluation/cnn_topk"), nmeTopK = try topk("evaluation/nme_topk")
+        let checksummed = f.unchecksummedDatasets.isEmpty  // every dataset has been read
         return Checkpoint(
             config: config, stage: stage, datasetName: try f.attributeString("dataset"), classNames: classNames,
             classOrder: order, taskSizes: sizes, backbone: backbone, tensors: tensors, generalizedState: states[0],
             specializedStates: Array(states.dropFirst()), memory: ExemplarMemory(indicesByClass: byClass),
             exemplarImages: images, imageShape: Array(imageShapeAll.dropFirst()),
             classMeans: (0..<classesSeen).map { Array(means[($0 * width)..<(($0 + 1) * width)]) },
-            evaluation: evaluation, testIndices: testIdx, testLabels: testLabels, cnnTopK: try topk("evaluation/cnn_topk"),
-            nmeTopK: try topk("evaluation/nme_topk"), rngState: rng, normalizationMean: mean, normalizationStd: std)
+            evaluation: evaluation, testIndices: testIdx, testLabels: testLabels, cnnTopK: cnnTopK,
+            nmeTopK: nmeTopK, rngState: rng, normalizationMean: mean, normalizationStd: std,
+            fileFormatVersion: version, hasDataChecksums: checksummed,
+            notes: checksummed ? [] : [noDataChecksumsNote(path: path, version: version)])
+    }
+
+    /// The note for a file whose datasets carry no data checksums (format version 1).
+    static func noDataChecksumsNote(path: String, version: Int64) -> String {
+        HDF5Error.oneLine("\(path): this checkpoint (format version \(version)) carries no data checksums, so damage "
+            + "to its numbers would go unnoticed; add them with: \(HDF5File.rewriteCommand(path))")
     }
 
     static func makeNetwork(backbone: Backbone, taskSizes: [Int]) throws -> MEMONetwork {

@@ -18,13 +18,18 @@ public enum HDF5Error: Error, CustomStringConvertible, Equatable {
     /// The declared size is beyond what the file can hold (see `HDF5File.maximumDecodedBytes`).
     case tooLarge(path: String, name: String, elements: Int)
     case corrupt(path: String, name: String, reason: String)
+    /// The dataset's stored bytes do not match their Fletcher-32 checksum: the file is damaged.
+    case checksumMismatch(path: String, name: String)
+    /// A dataset whose data carries no checksum, in a file whose reader requires one
+    /// (`HDF5File.requiresDataChecksums`); the description gives the command that adds them.
+    case unchecksummed(path: String, name: String)
 
     /// The file the error is about.
     public var path: String {
         switch self {
         case .cannotOpen(let path, _), .cannotWrite(let path, _, _), .missing(let path, _),
              .wrongType(let path, _, _, _), .wrongShape(let path, _, _, _), .tooLarge(let path, _, _),
-             .corrupt(let path, _, _):
+             .corrupt(let path, _, _), .checksumMismatch(let path, _), .unchecksummed(let path, _):
             return path
         }
     }
@@ -51,6 +56,12 @@ public enum HDF5Error: Error, CustomStringConvertible, Equatable {
                 + "more than a file of this size can hold"
         case .corrupt(let path, let name, let reason):
             text = "\(path): \(Self.describe(name, noun: nil)) is unreadable: \(reason)"
+        case .checksumMismatch(let path, let name):
+            text = "\(path): \(name): data checksum mismatch (the file is damaged)"
+        case .unchecksummed(let path, let name):
+            text = "\(path): \(Self.describe(name, noun: "dataset")) carries no Fletcher-32 data checksum, which this file's "
+                + "format requires (were its filters stripped, as by h5repack -f NONE?); rewrite it with: "
+                + HDF5File.rewriteCommand(path)
         }
         return Self.oneLine(text)
     }
@@ -80,27 +91,6 @@ public enum HDF5Error: Error, CustomStringConvertible, Equatable {
     }
 }
 
-// MARK: - Read policy
-
-/// How much of the HDF5 format `HDF5File.open` accepts.
-///
-/// libhdf5 1.10.8 (Debian 12) crashes or hangs on some damaged files. Measured by reading copies
-/// with 1–4 random bytes changed: h5py-default (pre-1.8 format) files crashed it about once per
-/// 1,000 copies, in the local heap, object headers, compact data and the global heap; 1.8-format
-/// files with variable-length strings 9 times in 40,000, all in the global heap that holds those
-/// strings. The pre-1.8 metadata and the global heap carry no checksums; everything else in the
-/// ≥ 1.8 format does, and files as `HDF5File.create` writes them (1.10 format, fixed-length
-/// strings) gave no crash or hang in 24,000 copies: every damage was a clean `HDF5Error`.
-public enum HDF5ReadPolicy: Sendable {
-    /// The default, for files that may be damaged or hostile: only files in the checksummed
-    /// format (superblock version ≥ 2, which `HDF5File.create` and h5py `libver="latest"` write),
-    /// and no variable-length strings.
-    case strict
-    /// Also pre-1.8 files (h5py's default) and variable-length strings, read through libhdf5
-    /// without those safeguards: only for files from a trusted source.
-    case trusted
-}
-
 // MARK: - File
 
 /// An HDF5 file holding named numeric and string datasets plus scalar attributes: the container
@@ -110,9 +100,21 @@ public enum HDF5ReadPolicy: Sendable {
 /// name and intermediate groups are created on write. Files are written in the HDF5 1.10 format,
 /// whose metadata (superblock, object headers, chunk indexes, link and attribute heaps) all carry
 /// checksums, with explicit little-endian types and fixed-length UTF-8 strings (no unchecksummed
-/// global heap); HDF5 ≥ 1.10, h5py and h5dump read them.
+/// global heap); HDF5 ≥ 1.10, h5py and h5dump read them. The data carries checksums too: every
+/// dataset with data is chunked with HDF5's Fletcher-32 filter (see `writeDataset`), which libhdf5
+/// verifies on every read; a mismatch is `.checksumMismatch` naming the dataset.
 ///
-/// Reading treats the file as untrusted (see `HDF5ReadPolicy`): only hard links are followed
+/// Only files in that checksummed format are opened (superblock version ≥ 2). libhdf5 1.10.8
+/// (Debian 12) crashes or hangs on some damaged files: reading copies with 1–4 random bytes
+/// changed, pre-1.8 files (superblock 0 or 1, as h5py and h5repack write by default) crashed it
+/// about once per 1,000 copies, in the local heap, object headers, compact data and the global
+/// heap, and their unchecksummed metadata (attributes, chunk indexes) can change without any
+/// error; 1.8-format files with variable-length strings 9 times in 40,000, all in the unchecksummed
+/// global heap that holds those strings. Files as `create` writes them gave no crash or hang in
+/// 24,000 copies. So pre-1.8 files are refused with the h5repack command that rewrites them
+/// (`rewriteCommand`), and variable-length strings are not read (`.wrongType`).
+///
+/// Reading treats the file as untrusted: only hard links are followed
 /// (soft and external links, external raw data and virtual datasets are refused), a dataset's type
 /// is checked against plain IEEE / two's-complement / string layouts before reading, rank is
 /// limited to 8, and the declared size is checked for overflow and against the file size *before*
@@ -125,17 +127,22 @@ public final class HDF5File {
     public let path: String
     private var file: hid_t
     private let writable: Bool
-    /// Whether variable-length strings may be read (`.trusted`, or a file we are writing).
-    private let readsVariableStrings: Bool
+    /// When set, reading a dataset whose data has no checksum (see `isChecksummed`) throws
+    /// `.unchecksummed` instead of reading it.
+    public var requiresDataChecksums = false
+    /// Datasets read so far whose data carries no checksum, in reading order.
+    public private(set) var unchecksummedDatasets: [String] = []
+    /// Writes the layout of checkpoint format version 1 (only compressed datasets chunked and
+    /// checksummed, the others contiguous without checksum): for tests that read such files.
+    var writesVersion1Layout = false
 
     /// Highest rank read or written; checkpoints need at most 4 (OIHW).
     public static let maximumRank = 8
 
-    private init(path: String, file: hid_t, writable: Bool, readsVariableStrings: Bool) {
+    private init(path: String, file: hid_t, writable: Bool) {
         self.path = path
         self.file = file
         self.writable = writable
-        self.readsVariableStrings = readsVariableStrings
     }
 
     deinit { close() }
@@ -149,19 +156,20 @@ public final class HDF5File {
         guard id >= 0 else {
             throw HDF5Error.cannotOpen(path: path, reason: "cannot create: \(HDF5Library.takeError())")
         }
-        return HDF5File(path: path, file: id, writable: true, readsVariableStrings: true)
+        return HDF5File(path: path, file: id, writable: true)
     }
 
     /// Opens an existing file read-only. A missing file, a folder, or a file without an HDF5
     /// signature throws `.cannotOpen` with the reason; so does a truncated file (HDF5 compares the
-    /// stored end-of-file address with the real size), and, under `.strict`, a file in the
-    /// pre-1.8 format.
-    public static func open(_ path: String, policy: HDF5ReadPolicy = .strict) throws -> HDF5File {
+    /// stored end-of-file address with the real size), and a file in the pre-1.8 format, whose
+    /// message gives the command that rewrites it in the checksummed format.
+    public static func open(_ path: String) throws -> HDF5File {
         HDF5Library.enter()
         let version = try superblockVersion(path)
-        guard version >= 2 || policy == .trusted else {
+        guard version >= 2 else {
             throw HDF5Error.cannotOpen(path: path, reason: "superblock version \(version) is the pre-1.8 HDF5 format "
-                + "without metadata checksums, read only with policy .trusted (h5py: write with libver=\"latest\")")
+                + "without metadata checksums, as h5repack and h5py write by default (h5py: libver=\"latest\" writes the "
+                + "checksummed one); rewrite it with: \(rewriteCommand(path))")
         }
         let access = try fileAccessList(path: path, forWriting: false)
         defer { H5Pclose(access) }
@@ -169,7 +177,25 @@ public final class HDF5File {
         guard id >= 0 else {
             throw HDF5Error.cannotOpen(path: path, reason: HDF5Library.takeError())
         }
-        return HDF5File(path: path, file: id, writable: false, readsVariableStrings: policy == .trusted)
+        return HDF5File(path: path, file: id, writable: false)
+    }
+
+    /// A shell command that rewrites the file at `path` in place, through a temporary copy, in the
+    /// checksummed HDF5 1.10 format (`-L`) with a Fletcher-32 checksum on every dataset
+    /// (`-f FLET`, which replaces the other filters: the data is stored uncompressed). Named
+    /// `repacked-<name>` so that the copy never looks like a stage file of a run folder.
+    public static func rewriteCommand(_ path: String) -> String {
+        let url = URL(fileURLWithPath: path)
+        let folder = (path as NSString).deletingLastPathComponent
+        let copy = (folder.isEmpty ? "" : folder + "/") + "repacked-" + url.lastPathComponent
+        return "h5repack -L -f FLET \(shellQuoted(path)) \(shellQuoted(copy)) && mv \(shellQuoted(copy)) \(shellQuoted(path))"
+    }
+
+    /// `text` as one shell word: unchanged when it holds only safe characters, else single-quoted.
+    static func shellQuoted(_ text: String) -> String {
+        let safe = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-+=.,/:@%")
+        if !text.isEmpty && text.allSatisfy(safe.contains) { return text }
+        return "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 
     /// The version byte of the file's superblock, found where libhdf5 looks for it: at offset 0 or
@@ -231,7 +257,7 @@ public final class HDF5File {
 
     // MARK: Writing datasets
 
-    /// Writes a float32 dataset; `compress` stores it chunked with shuffle + deflate + Fletcher-32.
+    /// Writes a float32 dataset; `compress` adds shuffle + deflate to its Fletcher-32 checksum.
     /// Numeric types are stored as explicit little-endian IEEE / two's-complement types.
     public func write(_ name: String, floats: [Float], shape: [Int], compress: Bool = false) throws {
         try floats.withUnsafeBytes {
@@ -299,8 +325,15 @@ public final class HDF5File {
     }
 
     /// Writes `count` elements of `elementSize` bytes as dataset `name` with `shape`, converting
-    /// from `memoryType` to `fileType`; `compress` chunks it (see `chunkShape`) with deflate level 4,
-    /// shuffle for multi-byte numbers, and a Fletcher-32 checksum per chunk.
+    /// from `memoryType` to `fileType`.
+    ///
+    /// The checksum rule: a dataset with at least one element and rank ≥ 1 is chunked (see
+    /// `chunkShape`) with a Fletcher-32 checksum per chunk, the last filter, so that it covers the
+    /// stored bytes and is verified before anything is decoded; `compress` puts shuffle (for
+    /// multi-byte numbers) and deflate level 4 before it. A scalar cannot be chunked: it is stored
+    /// compact, inside its object header, which the 1.10 format checksums. A dataset with no
+    /// elements stores no data and has nothing to checksum (contiguous, never allocated; a chunk
+    /// dimension cannot be 0).
     private func writeDataset(_ name: String, bytes: UnsafeRawBufferPointer, count: Int, shape: [Int],
                               elementSize: Int, fileType: hid_t, memoryType: hid_t, compress: Bool) throws {
         guard shape.count <= Self.maximumRank, shape.allSatisfy({ $0 >= 0 }) else {
@@ -326,16 +359,22 @@ public final class HDF5File {
         let creation = H5Pcreate(swh5_p_dataset_create())
         guard creation >= 0 else { throw writeFailure(canonical) }
         defer { H5Pclose(creation) }
-        if compress && !shape.isEmpty && count > 0 {
-            guard H5Zfilter_avail(H5Z_filter_t(H5Z_FILTER_DEFLATE)) > 0 else {
-                throw HDF5Error.cannotWrite(path: path, name: canonical, reason: "libhdf5 lacks the deflate filter")
-            }
+        if writesVersion1Layout && !compress {
+            // Version-1 layout: contiguous, no checksum.
+        } else if shape.isEmpty {
+            guard H5Pset_layout(creation, H5D_COMPACT) >= 0 else { throw writeFailure(canonical) }
+        } else if count > 0 {
             var chunk = Self.chunkShape(shape, elementSize: elementSize).map { hsize_t($0) }
-            guard H5Pset_chunk(creation, Int32(chunk.count), &chunk) >= 0,
-                  H5Tget_class(fileType) == H5T_STRING || elementSize == 1 || H5Pset_shuffle(creation) >= 0,
-                  H5Pset_deflate(creation, 4) >= 0,
-                  H5Pset_fletcher32(creation) >= 0
-            else { throw writeFailure(canonical) }
+            guard H5Pset_chunk(creation, Int32(chunk.count), &chunk) >= 0 else { throw writeFailure(canonical) }
+            if compress {
+                guard H5Zfilter_avail(H5Z_filter_t(H5Z_FILTER_DEFLATE)) > 0 else {
+                    throw HDF5Error.cannotWrite(path: path, name: canonical, reason: "libhdf5 lacks the deflate filter")
+                }
+                guard H5Tget_class(fileType) == H5T_STRING || elementSize == 1 || H5Pset_shuffle(creation) >= 0,
+                      H5Pset_deflate(creation, 4) >= 0
+                else { throw writeFailure(canonical) }
+            }
+            guard H5Pset_fletcher32(creation) >= 0 else { throw writeFailure(canonical) }
         }
         let dataset = H5Dcreate2(file, canonical, fileType, space, hid_t(H5P_DEFAULT), creation, hid_t(H5P_DEFAULT))
         guard dataset >= 0 else { throw writeFailure(canonical) }
@@ -346,8 +385,8 @@ public final class HDF5File {
         }
     }
 
-    /// Chunk shape for compressed data: the full shape, halving the outermost dimension > 1 until a
-    /// chunk is at most 1 MiB (HDF5's default chunk cache size).
+    /// Chunk shape (every dimension > 0): the full shape, halving the outermost dimension > 1 until
+    /// a chunk is at most 1 MiB (HDF5's default chunk cache size).
     static func chunkShape(_ shape: [Int], elementSize: Int) -> [Int] {
         var chunk = shape
         while chunk.reduce(elementSize, *) > 1 << 20, let i = chunk.firstIndex(where: { $0 > 1 }) {
@@ -435,8 +474,9 @@ public final class HDF5File {
         try readNumeric(name, as: Float.self, kind: .float, expectedShape: expectedShape).values
     }
 
-    /// Reads a string dataset (variable- or fixed-length, ASCII or UTF-8; any rank, flattened in
-    /// row-major order). Fixed-length strings lose their padding; invalid UTF-8 is repaired with U+FFFD.
+    /// Reads a fixed-length string dataset (ASCII or UTF-8; any rank, flattened in row-major
+    /// order); variable-length strings are refused (see the type's notes). Padding is stripped;
+    /// invalid UTF-8 is repaired with U+FFFD.
     public func readStrings(_ name: String) throws -> [String] {
         let (dataset, canonical) = try openDataset(name)
         defer { H5Dclose(dataset) }
@@ -450,43 +490,17 @@ public final class HDF5File {
         guard space >= 0 else { throw corrupt(canonical) }
         defer { H5Sclose(space) }
         let count = try Self.product(extent(of: space, name: canonical)) ?? Int.max
-        let filtered = try checkStorage(dataset, name: canonical)
+        let expands = try checkStorage(dataset, elements: count, name: canonical)
         let variable = H5Tis_variable_str(type)
         guard variable >= 0 else { throw corrupt(canonical) }
-        if variable > 0 {
-            try requireVariableStrings(canonical)
-            // On disk each element is a 16-byte global-heap reference.
-            try checkDecodedSize(elements: count, storedSize: 16, memorySize: 8, filtered: filtered, name: canonical)
-            let memoryType = try variableStringType(name: canonical, cset: H5Tget_cset(type))
-            defer { H5Tclose(memoryType) }
-            if count == 0 { return [] }
-            // Many elements may reference one large heap object; measure the total before reading.
-            var needed: hsize_t = 0
-            guard H5Dvlen_get_buf_size(dataset, memoryType, space, &needed) >= 0 else { throw corrupt(canonical) }
-            guard needed <= UInt64(maximumDecodedBytes(filtered: false)) else {
-                throw HDF5Error.tooLarge(path: path, name: canonical, elements: count)
-            }
-            var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
-            let status = pointers.withUnsafeMutableBytes {
-                H5Dread(dataset, memoryType, H5S_ALL, H5S_ALL, hid_t(H5P_DEFAULT), $0.baseAddress)
-            }
-            guard status >= 0 else { throw corrupt(canonical) }
-            let strings = pointers.map { Self.string(fromCString: $0) }
-            _ = pointers.withUnsafeMutableBytes {
-                H5Dvlen_reclaim(memoryType, space, hid_t(H5P_DEFAULT), $0.baseAddress)
-            }
-            return strings
-        }
+        if variable > 0 { throw variableStringRefusal(canonical) }
         let size = H5Tget_size(type)
         guard size > 0 else { throw corrupt(canonical, reason: "string size \(size) is invalid") }
-        try checkDecodedSize(elements: count, storedSize: size, memorySize: size, filtered: filtered, name: canonical)
+        try checkDecodedSize(elements: count, storedSize: size, memorySize: size, filtered: expands, name: canonical)
         if count == 0 { return [] }
         var bytes = [UInt8](repeating: 0, count: count * size)  // bounded by checkDecodedSize
         // The file type is also the memory type: no conversion, padding is stripped below.
-        let status = bytes.withUnsafeMutableBytes {
-            H5Dread(dataset, type, H5S_ALL, H5S_ALL, hid_t(H5P_DEFAULT), $0.baseAddress)
-        }
-        guard status >= 0 else { throw corrupt(canonical) }
+        try bytes.withUnsafeMutableBytes { try read(dataset, memoryType: type, into: $0, name: canonical) }
         let spacePadded = H5Tget_strpad(type) == H5T_STR_SPACEPAD
         return (0..<count).map {
             Self.string(fixed: bytes[$0 * size ..< ($0 + 1) * size], spacePadded: spacePadded)
@@ -552,17 +566,33 @@ public final class HDF5File {
         guard let count = Self.product(shape) else {
             throw HDF5Error.tooLarge(path: path, name: canonical, elements: Int.max)
         }
-        let filtered = try checkStorage(dataset, name: canonical)
+        let expands = try checkStorage(dataset, elements: count, name: canonical)
         try checkDecodedSize(elements: count, storedSize: H5Tget_size(type), memorySize: MemoryLayout<T>.stride,
-                             filtered: filtered, name: canonical)
+                             filtered: expands, name: canonical)
         var values = [T](repeating: 0, count: count)
         if count > 0 {
-            let status = values.withUnsafeMutableBytes {
-                H5Dread(dataset, kind.memoryType, H5S_ALL, H5S_ALL, hid_t(H5P_DEFAULT), $0.baseAddress)
-            }
-            guard status >= 0 else { throw corrupt(canonical) }
+            try values.withUnsafeMutableBytes { try read(dataset, memoryType: kind.memoryType, into: $0, name: canonical) }
         }
         return (values, shape)
+    }
+
+    /// Reads all of `dataset` into `buffer` with error detection on (libhdf5's default, set here
+    /// explicitly: with it off, Fletcher-32 would be skipped). A checksum failure anywhere in the
+    /// filter pipeline becomes `.checksumMismatch`; any other failure `.corrupt`.
+    private func read(_ dataset: hid_t, memoryType: hid_t, into buffer: UnsafeMutableRawBufferPointer,
+                      name: String) throws {
+        let transfer = H5Pcreate(swh5_p_dataset_xfer())
+        guard transfer >= 0 else { throw corrupt(name) }
+        defer { H5Pclose(transfer) }
+        guard H5Pset_edc_check(transfer, H5Z_ENABLE_EDC) >= 0, H5Pget_edc_check(transfer) == H5Z_ENABLE_EDC else {
+            throw corrupt(name)
+        }
+        guard H5Dread(dataset, memoryType, H5S_ALL, H5S_ALL, transfer, buffer.baseAddress) < 0 else { return }
+        let messages = HDF5Library.takeErrorMessages()
+        if messages.contains(where: { $0.contains("Fletcher32") }) {
+            throw HDF5Error.checksumMismatch(path: path, name: name)
+        }
+        throw corrupt(name, reason: HDF5Library.summary(messages))
     }
 
     // MARK: Inspecting
@@ -716,7 +746,7 @@ public final class HDF5File {
         return value
     }
 
-    /// Reads a scalar string attribute (variable- or fixed-length).
+    /// Reads a scalar fixed-length string attribute (variable-length ones are refused, as for datasets).
     public func attributeString(_ key: String, on object: String = "/") throws -> String {
         let label = Self.attributeName(object, key)
         let (attribute, type) = try openAttribute(key, on: object)
@@ -728,16 +758,7 @@ public final class HDF5File {
         defer { H5Sclose(space) }
         let variable = H5Tis_variable_str(type)
         guard variable >= 0 else { throw corrupt(label) }
-        if variable > 0 {
-            try requireVariableStrings(label)
-            let memoryType = try variableStringType(name: label, cset: H5Tget_cset(type))
-            defer { H5Tclose(memoryType) }
-            var pointer: UnsafeMutablePointer<CChar>? = nil
-            guard H5Aread(attribute, memoryType, &pointer) >= 0 else { throw corrupt(label) }
-            let text = Self.string(fromCString: pointer)
-            _ = H5Dvlen_reclaim(memoryType, space, hid_t(H5P_DEFAULT), &pointer)
-            return text
-        }
+        if variable > 0 { throw variableStringRefusal(label) }
         let size = H5Tget_size(type)
         guard size > 0 else { throw corrupt(label, reason: "string size \(size) is invalid") }
         try checkDecodedSize(elements: 1, storedSize: size, memorySize: size, filtered: false, name: label)
@@ -881,9 +902,11 @@ public final class HDF5File {
         return dims[..<Int(rank)].map { Int($0) }
     }
 
-    /// Refuses raw data stored outside this file (external files, virtual datasets); returns whether
-    /// the data passes through filters (compression), which can expand its stored bytes.
-    private func checkStorage(_ dataset: hid_t, name: String) throws -> Bool {
+    /// Refuses raw data stored outside this file (external files, virtual datasets) and, under
+    /// `requiresDataChecksums`, data of `elements` > 0 without a checksum (see `isChecksummed`),
+    /// recording it in `unchecksummedDatasets` otherwise. Returns whether the data passes through a
+    /// filter that can expand its stored bytes (anything but Fletcher-32 and shuffle).
+    private func checkStorage(_ dataset: hid_t, elements: Int, name: String) throws -> Bool {
         let creation = H5Dget_create_plist(dataset)
         guard creation >= 0 else { throw corrupt(name) }
         defer { H5Pclose(creation) }
@@ -897,14 +920,35 @@ public final class HDF5File {
             throw corrupt(name, reason: external > 0
                 ? "its data lives in external files, which are not supported" : HDF5Library.takeError())
         }
-        let filters = H5Pget_nfilters(creation)
-        guard filters >= 0 else { throw corrupt(name) }
-        return filters > 0
+        let count = H5Pget_nfilters(creation)
+        guard count >= 0 else { throw corrupt(name) }
+        var filters: [H5Z_filter_t] = []
+        for index in 0..<UInt32(count) {
+            var flags: UInt32 = 0
+            var values = 0
+            var config: UInt32 = 0
+            let filter = H5Pget_filter2(creation, index, &flags, &values, nil, 0, nil, &config)
+            guard filter >= 0 else { throw corrupt(name) }
+            filters.append(filter)
+        }
+        if elements > 0 && !Self.isChecksummed(layout: layout, filters: filters) {
+            guard !requiresDataChecksums else { throw HDF5Error.unchecksummed(path: path, name: name) }
+            unchecksummedDatasets.append(name)
+        }
+        return filters.contains { $0 != H5Z_FILTER_FLETCHER32 && $0 != H5Z_FILTER_SHUFFLE }
+    }
+
+    /// Whether data stored with `layout` and `filters` is guarded by a checksum that libhdf5
+    /// verifies on reading: Fletcher-32 among the filters (chunked data), or compact data, which
+    /// lives in the object header, checksummed in the format `open` requires.
+    static func isChecksummed(layout: H5D_layout_t, filters: [H5Z_filter_t]) -> Bool {
+        layout == H5D_COMPACT || filters.contains(H5Z_FILTER_FLETCHER32)
     }
 
     /// Largest number of bytes a dataset may decode to in this file, checked before allocating.
     ///
-    /// Unfiltered data is stored verbatim, so it cannot exceed the file size. Filtered data may:
+    /// Unfiltered data is stored verbatim, so it cannot exceed the file size; so is data whose only
+    /// filters are Fletcher-32 (4 bytes added per chunk) and shuffle. Other filters may expand it:
     /// deflate's maximum expansion is about 1032:1, so 1100 × the file size bounds it. At least
     /// 1 MiB is always allowed, for small datasets that exist only as a fill value. A file opened
     /// for writing is our own and is not bounded.
@@ -928,14 +972,13 @@ public final class HDF5File {
         }
     }
 
-    /// Variable-length strings live in the global heap, which has no checksum and which libhdf5
-    /// 1.10.8 reads without bounds checks; only `.trusted` files may use them.
-    private func requireVariableStrings(_ name: String) throws {
-        guard readsVariableStrings else {
-            throw HDF5Error.wrongType(path: path, name: name,
-                                      expected: "a fixed-length string (variable-length ones need policy .trusted)",
-                                      found: "a variable-length string")
-        }
+    /// Variable-length strings live in the global heap, which has no checksum (damage would change
+    /// them silently) and which libhdf5 1.10.8 reads without bounds checks: they are not read.
+    private func variableStringRefusal(_ name: String) -> HDF5Error {
+        .wrongType(path: path, name: name,
+                   expected: "a fixed-length string (variable-length strings live in HDF5's unchecksummed global heap; "
+                       + "h5py: store them with dtype h5py.string_dtype(length=N))",
+                   found: "a variable-length string")
     }
 
     private func corrupt(_ name: String, reason: String? = nil) -> HDF5Error {
@@ -953,19 +996,6 @@ public final class HDF5File {
         else {
             H5Tclose(type)
             throw writeFailure(name)
-        }
-        return type
-    }
-
-    /// A variable-length string type (caller closes), UTF-8 unless another character set is given.
-    private func variableStringType(name: String, cset: H5T_cset_t = H5T_CSET_UTF8) throws -> hid_t {
-        let type = H5Tcopy(swh5_c_s1())
-        guard type >= 0 else { throw corrupt(name) }
-        guard H5Tset_size(type, swh5_variable()) >= 0,
-              H5Tset_cset(type, cset == H5T_CSET_ASCII ? H5T_CSET_ASCII : H5T_CSET_UTF8) >= 0
-        else {
-            H5Tclose(type)
-            throw corrupt(name)
         }
         return type
     }
@@ -996,11 +1026,6 @@ public final class HDF5File {
             result = next
         }
         return result
-    }
-
-    private static func string(fromCString pointer: UnsafeMutablePointer<CChar>?) -> String {
-        guard let pointer else { return "" }
-        return String(decoding: UnsafeRawBufferPointer(start: pointer, count: strlen(pointer)), as: UTF8.self)
     }
 
     private static func string(fixed bytes: ArraySlice<UInt8>, spacePadded: Bool) -> String {
@@ -1060,7 +1085,17 @@ enum HDF5Library {
 
     /// The calling thread's current HDF5 error stack as one line: the outermost message, plus the
     /// innermost (most specific) one when they differ. Clears the stack.
-    static func takeError() -> String {
+    static func takeError() -> String { summary(takeErrorMessages()) }
+
+    /// The outermost message of `messages`, plus the innermost when they differ, at most 400 characters.
+    static func summary(_ messages: [String]) -> String {
+        guard let first = messages.first, let last = messages.last else { return "unknown HDF5 error" }
+        let text = first == last ? first : "\(first): \(last)"
+        return String(text.prefix(400))
+    }
+
+    /// Every message of the calling thread's HDF5 error stack, outermost first. Clears the stack.
+    static func takeErrorMessages() -> [String] {
         final class Box { var messages: [String] = [] }
         let box = Box()
         _ = H5Ewalk2(swh5_e_default(), H5E_WALK_DOWNWARD, { _, error, data in
@@ -1069,8 +1104,6 @@ enum HDF5Library {
             return 0
         }, Unmanaged.passUnretained(box).toOpaque())
         _ = H5Eclear2(swh5_e_default())
-        guard let first = box.messages.first, let last = box.messages.last else { return "unknown HDF5 error" }
-        let text = first == last ? first : "\(first): \(last)"
-        return String(text.prefix(400))
+        return box.messages
     }
 }

@@ -8,13 +8,12 @@ public enum InspectReport {
     /// Reads `path` (validating it as `Checkpoint.read` does) and describes it.
     public static func text(path: String) throws -> String {
         let checkpoint = try Checkpoint.read(path)
-        let file = try HDF5File.open(path)
-        defer { file.close() }
-        return text(checkpoint: checkpoint, formatVersion: try file.attributeInt("format_version"), path: path)
+        return text(checkpoint: checkpoint, formatVersion: checkpoint.fileFormatVersion, path: path)
     }
 
     /// Format version, stage, backbone, dataset, the configuration (JSON), task sizes, every
-    /// tensor with its shape, the memory (`MemoryReport`) and the stored evaluation.
+    /// tensor with its shape, the memory (`MemoryReport`), the stored evaluation and whether the
+    /// data carries checksums.
     public static func text(checkpoint c: Checkpoint, formatVersion: Int64, path: String) -> String {
         var s = "file: \(path)\n"
         s += "format: \(Checkpoint.formatName) version \(formatVersion)\n"
@@ -46,6 +45,8 @@ public enum InspectReport {
         s += "evaluation: " + head("CNN", c.evaluation.cnn) + "\n"
         if let nme = c.evaluation.nme { s += "            " + head("NME", nme) + "\n" }
         s += "test predictions: \(c.testIndices.count) images, top-\(c.cnnTopK.first?.count ?? 0) stored\n"
+        s += "data checksums: " + (c.hasDataChecksums ? "Fletcher-32 on every dataset\n"
+            : "none on some datasets (damage to their numbers cannot be detected)\n")
         return s
     }
 

@@ -76,6 +76,7 @@ public final class TrainingRun {
             self.folder = folder
             checkpoints = try RunFolder.checkpoints(in: folder)
             guard let last = checkpoints.last else { throw TrainingError.resume("\(folder) holds no finished stage") }
+            notes += Array(Set(checkpoints.flatMap(\.notes))).sorted()
             var stored = last.config
             var changed: [String] = []
             if let budget = request.memoryBudget { changed.append("--memory-budget \(budget) (the run has -ms \(stored.memorySize))") }
