@@ -292,7 +292,9 @@ struct FuzzTests {
         let outcomes = try Self.fuzzCheckpoint(iterations: n, dir: dir)
         print("checkpoint fuzz (seed \(Self.seed)): \(outcomes)")
         #expect(outcomes.total == n)
-        #expect(outcomes.loaded > 0 && (outcomes.errors["hdf5.cannotOpen"] ?? 0) > 0)
+        // With data checksums almost every mutation is refused (the unmutated file loads: the
+        // harness reads it first); how many load depends on the seed, so only refusals are required.
+        #expect((outcomes.errors["hdf5.cannotOpen"] ?? 0) > 0)
         #expect(outcomes.loadedDifferent == 0)
     }
 
