@@ -56,21 +56,13 @@ public struct EvaluateReport: Sendable {
     public static func run(checkpoint c: Checkpoint, path: String, dataset: Dataset) throws -> EvaluateReport {
         try checkDataset(dataset, for: c, path: path)
         let split = try ClassIncrementalSplit(order: c.classOrder, initial: c.config.initCls, increment: c.config.increment)
-        let total = c.classesSeen
         let allLabels = dataset.test.labels.map { split.newLabel(original: $0) }
-        let test = allLabels.indices.filter { allLabels[$0] < total }
-        guard !test.isEmpty else {
-            throw InferenceError.missing(path: path, what: "dataset '\(dataset.name)' has no test image of the \(total) classes seen")
+        guard allLabels.contains(where: { $0 < c.classesSeen }) else {
+            throw InferenceError.missing(path: path, what: "dataset '\(dataset.name)' has no test image of the \(c.classesSeen) classes seen")
         }
-        let labels = test.map { allLabels[$0] }
-        let network = try c.makeNetwork()
-        let out = network.infer(dataset.test, indices: test, mean: c.normalizationMean, std: c.normalizationStd)
-        let k = min(5, total)
-        let cnn = out.cnnTopK(k)
-        let nme = out.nmeTopK(k, classMeans: c.classMeans)
-        let evaluation = StageEvaluation(
-            cnn: try HeadEvaluation(predictions: cnn, labels: labels, taskSizes: c.taskSizes, knownClasses: c.knownClasses),
-            nme: try HeadEvaluation(predictions: nme, labels: labels, taskSizes: c.taskSizes, knownClasses: c.knownClasses))
+        let result = try StageTest(network: try c.makeNetwork(), testSet: dataset.test, labels: allLabels, taskSizes: c.taskSizes,
+                                   classMeans: c.classMeans, mean: c.normalizationMean, std: c.normalizationStd)
+        let (test, labels, cnn, nme, evaluation) = (result.indices, result.labels, result.cnnTopK, result.nmeTopK, result.evaluation)
         let sameImages = test == c.testIndices && labels == c.testLabels
         func differing(_ now: [[Int]], _ stored: [[Int]]) -> Int? {
             sameImages ? zip(now, stored).filter { $0 != $1 }.count : nil

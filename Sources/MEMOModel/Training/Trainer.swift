@@ -212,23 +212,17 @@ public final class MEMOTrainer {
     }
 
     private func evaluate(stage: Int, known: Int, total: Int, gamma: Float?, seconds: Double) throws -> StageResult {
-        let test = testIndices(below: total)
-        let labels = test.map { testLabels[$0] }
-        let out = network.infer(dataset.test, indices: test, mean: dataset.mean, std: dataset.std)
-        let k = min(5, total)
-        let cnn = out.cnnTopK(k)
-        let nme = out.nmeTopK(k, classMeans: classMeans)
-        let sizes = Array(split.taskSizes.prefix(stage + 1))
-        let evaluation = StageEvaluation(
-            cnn: try HeadEvaluation(predictions: cnn, labels: labels, taskSizes: sizes, knownClasses: known),
-            nme: try HeadEvaluation(predictions: nme, labels: labels, taskSizes: sizes, knownClasses: known))
+        let test = try StageTest(network: network, testSet: dataset.test, labels: testLabels,
+                                 taskSizes: Array(split.taskSizes.prefix(stage + 1)), classMeans: classMeans,
+                                 mean: dataset.mean, std: dataset.std)
+        let evaluation = test.evaluation
         // Old-class accuracy is undefined before any class is old.
         let old = known > 0 ? String(format: "old %.2f ", evaluation.cnn.old) : ""
         log(String(format: "  stage %d: CNN top-1 %.2f top-5 %.2f | NME top-1 %.2f top-5 %.2f | %@new %.2f",
                    stage, evaluation.cnn.top1, evaluation.cnn.top5, evaluation.nme!.top1, evaluation.nme!.top5,
                    old, evaluation.cnn.new))
         return StageResult(stage: stage, classesSeen: total, knownClasses: known, evaluation: evaluation,
-                           testIndices: test, testLabels: labels, cnnTopK: cnn, nmeTopK: nme, alignGamma: gamma,
+                           testIndices: test.indices, testLabels: test.labels, cnnTopK: test.cnnTopK, nmeTopK: test.nmeTopK, alignGamma: gamma,
                            seconds: seconds)
     }
 }
