@@ -77,11 +77,8 @@ struct ProtocolOptions: ParsableArguments {
     @Option(name: .customShort("d"), parsing: .upToNextOption, help: "GPU ids of the reference; accepted and ignored (CPU only).")
     var device: [String] = []
 
-    func validate() throws {
-        if let modelName, modelName.lowercased() != "memo" { throw ValidationError("-model \(modelName): only memo is implemented") }
-    }
-
     func apply(to b: inout ConfigBuilder) {
+        b.set(modelName?.lowercased(), "model_name", \.modelName)
         b.set(backbone, "convnet_type", \.backbone)
         b.set(prefix, "prefix", \.prefix)
         b.set(initCls, "init_cls", \.initCls)

@@ -157,16 +157,22 @@ struct TrainingRunTests {
     }
 
     @Test func configurationJSONReadsOlderSpellings() throws {
-        // Checkpoints of earlier versions spell the backbone with the reference's alias and keep
-        // the class order and protocol as strings.
-        let old = #"{"dataset":"Fashion_MNIST","convnet_type":"resnet32","class_order":"none","prefix":"fair","model_name":"memo"}"#
-        let c = try JSONDecoder().decode(MEMOConfig.self, from: Data(old.utf8))
+        // Checkpoints of earlier versions spell the backbone with the reference's alias and the
+        // dataset as typed; they have no run id nor thread count.
+        var object = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(MEMOConfig())) as? [String: Any])
+        object["convnet_type"] = "resnet32"; object["dataset"] = "Fashion_MNIST"; object["class_order"] = "none"; object["prefix"] = "fair"
+        let old = try JSONSerialization.data(withJSONObject: object)
+        let c = try JSONDecoder().decode(MEMOConfig.self, from: old)
         #expect(c.dataset == .fashionMNIST && c.backbone == .memoResNet32 && c.classOrder == .identity && c.prefix == .fair)
-        #expect(c.initEpoch == MEMOConfig.defaults.initEpoch && c.runID == nil)
-        let file = try JSONDecoder().decode(MEMOConfig.self, from: Data(#"{"class_order":"/data/order.txt"}"#.utf8))
+        #expect(c.initEpoch == MEMOConfig.defaults.initEpoch && c.runID == nil && c.threads == nil)
+        object["class_order"] = "/data/order.txt"
+        let file = try JSONDecoder().decode(MEMOConfig.self, from: JSONSerialization.data(withJSONObject: object))
         #expect(file.classOrder == .file("/data/order.txt"))
-        #expect(throws: DecodingError.self) { try JSONDecoder().decode(MEMOConfig.self, from: Data(#"{"convnet_type":"resnet1000"}"#.utf8)) }
-        #expect(throws: DecodingError.self) { try JSONDecoder().decode(MEMOConfig.self, from: Data(#"{"model_name":"der"}"#.utf8)) }
+        object["convnet_type"] = "resnet1000"
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(MEMOConfig.self, from: JSONSerialization.data(withJSONObject: object)) }
+        var der = MEMOConfig()
+        der.modelName = "der"
+        #expect(throws: ConfigError(flag: "-model", value: "der", allowed: "only memo is implemented")) { try der.validate() }
         // Round trip, and the reference's key names.
         var d = MEMOConfig()
         d.classOrder = .file("/data/order.txt"); d.runID = "00ff00ff00ff00ff"; d.threads = 2

@@ -9,16 +9,6 @@ import Foundation
 ///
 /// oneDNN runs its own OpenMP thread pool, as many threads as `EngineThreads` says; nothing else
 /// in the engine starts threads beside it. All calls are synchronous (the stream is waited on).
-public enum DNNLError: Error, CustomStringConvertible {
-    case call(String, String)
-
-    public var description: String {
-        switch self {
-        case let .call(what, status): return "oneDNN: \(what) failed: \(status)"
-        }
-    }
-}
-
 @inline(__always)
 func dnnlCheck(_ status: dnnl_status_t, _ what: @autoclosure () -> String) {
     if status != dnnl_success {

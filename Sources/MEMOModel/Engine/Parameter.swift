@@ -1,5 +1,6 @@
-/// A named tensor of the network: a trainable weight (with its gradient and SGD momentum) or a
-/// batch-norm running statistic (state that is saved and loaded but never trained).
+/// A named tensor of the network: a weight (with its gradient and SGD momentum) or a batch-norm
+/// running statistic (state that is saved and loaded but never trained). Which weights train is
+/// the network's choice (`MEMONetwork.trainableParameters()`), not the parameter's.
 public final class Parameter {
     public enum Kind: String, Sendable { case weight, runningStatistic }
 
@@ -9,20 +10,16 @@ public final class Parameter {
     public var grad: Tensor?
     /// SGD momentum buffer; nil until the first step (PyTorch's convention).
     public var momentum: [Float]?
-    /// Whether the optimizer updates it (frozen blocks set this to false).
-    public var trainable: Bool
-
-    public init(_ value: Tensor, kind: Kind = .weight, trainable: Bool = true) {
+    public init(_ value: Tensor, kind: Kind = .weight) {
         self.value = value
         self.kind = kind
-        self.trainable = kind == .weight ? trainable : false
     }
 
     public var shape: [Int] { value.shape }
 
     /// A deep copy (value only; no gradient or momentum).
     public func copy() -> Parameter {
-        Parameter(value, kind: kind, trainable: trainable)
+        Parameter(value, kind: kind)
     }
 
     /// Gradient storage, created (zeroed) on first use.

@@ -15,7 +15,7 @@ public struct SGD: Sendable {
     /// Updates every parameter that has a gradient; parameters without one are skipped (as
     /// PyTorch skips `p.grad is None`).
     public func step(_ parameters: [Parameter]) {
-        for p in parameters where p.kind == .weight && p.trainable {
+        for p in parameters where p.kind == .weight {
             guard let grad = p.grad else { continue }
             let count = p.value.count
             var buf = p.momentum ?? []

@@ -23,6 +23,7 @@ extension MEMOConfig {
         }
         func positive(_ v: Double) -> Bool { v.isFinite && v > 0 }
         func nonNegative(_ v: Double) -> Bool { v.isFinite && v >= 0 }
+        try require(modelName == "memo", "-model", modelName, "only memo is implemented")
         try require(initCls >= 1, "-init", initCls, "must be 1 or more")
         try require(increment >= 1, "-incre", increment, "must be 1 or more")
         try require(memorySize >= 0, "-ms", memorySize, "must be 0 or more")

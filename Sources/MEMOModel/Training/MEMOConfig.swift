@@ -3,7 +3,9 @@ import Foundation
 /// The configuration of a MEMO run, typed, with every default in one place: the reference's flags
 /// (`main_memo.py`, `exps/memo.json`, docs/memo.md) under the reference's names in `CodingKeys`,
 /// plus memo-swift's own options. Written into every checkpoint as JSON, so a stage can be
-/// rebuilt and a run resumed; `validate()` holds the rules every tool applies to it.
+/// rebuilt and a run resumed; `validate()` holds the rules every tool applies to it. The typed
+/// fields decode every spelling their parsers accept (`resnet32`, `Fashion_MNIST`), so
+/// checkpoints of earlier versions read; fields added later are optional.
 public struct MEMOConfig: Codable, Equatable, Sendable {
     public enum Scheduler: String, Codable, Sendable, CaseIterable { case steplr, cosine }
 
@@ -18,6 +20,8 @@ public struct MEMOConfig: Codable, Equatable, Sendable {
     public var testPerClass: Int? = nil
     public var classOrder: ClassOrderChoice = .pycil
     // Protocol
+    /// The method; always "memo" (the reference's `-model`), checked by `validate()`.
+    public var modelName: String = "memo"
     public var prefix: ExperimentProtocol = .benchmark
     public var backbone: Backbone = .memoResNet32
     public var initCls: Int = 10
@@ -72,88 +76,6 @@ public struct MEMOConfig: Codable, Equatable, Sendable {
         case lrateDecay = "lrate_decay", weightDecay = "weight_decay", batchSize = "batch_size", scheduler
         case tMax = "t_max", alphaAux = "alpha_aux", trainBase = "train_base", trainAdaptive = "train_adaptive"
         case evalEvery = "eval_every", threads, runID = "run_id"
-    }
-
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        func value<T: Decodable>(_ key: CodingKeys, _ fallback: T) throws -> T {
-            try c.decodeIfPresent(T.self, forKey: key) ?? fallback
-        }
-        let d = MEMOConfig.defaults
-        if let model = try c.decodeIfPresent(String.self, forKey: .modelName), model != "memo" {
-            throw DecodingError.dataCorruptedError(forKey: .modelName, in: c, debugDescription: "model '\(model)' is not memo")
-        }
-        dataset = try value(.dataset, d.dataset)
-        dataDir = try c.decodeIfPresent(String.self, forKey: .dataDir)
-        trainPerClass = try c.decodeIfPresent(Int.self, forKey: .trainPerClass)
-        testPerClass = try c.decodeIfPresent(Int.self, forKey: .testPerClass)
-        classOrder = try value(.classOrder, d.classOrder)
-        prefix = try value(.prefix, d.prefix)
-        backbone = try value(.backbone, d.backbone)
-        initCls = try value(.initCls, d.initCls)
-        increment = try value(.increment, d.increment)
-        memorySize = try value(.memorySize, d.memorySize)
-        memoryPerClass = try value(.memoryPerClass, d.memoryPerClass)
-        fixedMemory = try value(.fixedMemory, d.fixedMemory)
-        memoryBudgetBytes = try c.decodeIfPresent(Int.self, forKey: .memoryBudgetBytes)
-        seed = try value(.seed, d.seed)
-        initEpoch = try value(.initEpoch, d.initEpoch)
-        initLR = try value(.initLR, d.initLR)
-        initMilestones = try value(.initMilestones, d.initMilestones)
-        initLRDecay = try value(.initLRDecay, d.initLRDecay)
-        initWeightDecay = try value(.initWeightDecay, d.initWeightDecay)
-        epochs = try value(.epochs, d.epochs)
-        lrate = try value(.lrate, d.lrate)
-        milestones = try value(.milestones, d.milestones)
-        lrateDecay = try value(.lrateDecay, d.lrateDecay)
-        weightDecay = try value(.weightDecay, d.weightDecay)
-        batchSize = try value(.batchSize, d.batchSize)
-        scheduler = try value(.scheduler, d.scheduler)
-        tMax = try c.decodeIfPresent(Int.self, forKey: .tMax)
-        alphaAux = try value(.alphaAux, d.alphaAux)
-        trainBase = try value(.trainBase, d.trainBase)
-        trainAdaptive = try value(.trainAdaptive, d.trainAdaptive)
-        evalEvery = try value(.evalEvery, d.evalEvery)
-        threads = try c.decodeIfPresent(Int.self, forKey: .threads)
-        runID = try c.decodeIfPresent(String.self, forKey: .runID)
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(dataset, forKey: .dataset)
-        try c.encodeIfPresent(dataDir, forKey: .dataDir)
-        try c.encodeIfPresent(trainPerClass, forKey: .trainPerClass)
-        try c.encodeIfPresent(testPerClass, forKey: .testPerClass)
-        try c.encode(classOrder, forKey: .classOrder)
-        try c.encode(prefix, forKey: .prefix)
-        try c.encode("memo", forKey: .modelName)
-        try c.encode(backbone, forKey: .backbone)
-        try c.encode(initCls, forKey: .initCls)
-        try c.encode(increment, forKey: .increment)
-        try c.encode(memorySize, forKey: .memorySize)
-        try c.encode(memoryPerClass, forKey: .memoryPerClass)
-        try c.encode(fixedMemory, forKey: .fixedMemory)
-        try c.encodeIfPresent(memoryBudgetBytes, forKey: .memoryBudgetBytes)
-        try c.encode(seed, forKey: .seed)
-        try c.encode(initEpoch, forKey: .initEpoch)
-        try c.encode(initLR, forKey: .initLR)
-        try c.encode(initMilestones, forKey: .initMilestones)
-        try c.encode(initLRDecay, forKey: .initLRDecay)
-        try c.encode(initWeightDecay, forKey: .initWeightDecay)
-        try c.encode(epochs, forKey: .epochs)
-        try c.encode(lrate, forKey: .lrate)
-        try c.encode(milestones, forKey: .milestones)
-        try c.encode(lrateDecay, forKey: .lrateDecay)
-        try c.encode(weightDecay, forKey: .weightDecay)
-        try c.encode(batchSize, forKey: .batchSize)
-        try c.encode(scheduler, forKey: .scheduler)
-        try c.encodeIfPresent(tMax, forKey: .tMax)
-        try c.encode(alphaAux, forKey: .alphaAux)
-        try c.encode(trainBase, forKey: .trainBase)
-        try c.encode(trainAdaptive, forKey: .trainAdaptive)
-        try c.encode(evalEvery, forKey: .evalEvery)
-        try c.encodeIfPresent(threads, forKey: .threads)
-        try c.encodeIfPresent(runID, forKey: .runID)
     }
 
     /// The learning-rate schedule of a stage, as the reference builds it.
