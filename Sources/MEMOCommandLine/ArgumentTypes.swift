@@ -22,7 +22,7 @@ extension BudgetProtocol: ExpressibleByArgument {}
 
 /// `--threads N`, the same rule in both tools.
 public struct ThreadsOption: ParsableArguments {
-    @Option(parsing: .unconditional, help: ArgumentHelp("oneDNN threads, 1 or more (default: all cores; classify uses 1 for fewer than 32 images).", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("oneDNN threads, 1 or more (default: all cores; classify: one thread for fewer than 32 images).", valueName: "n"))
     public var threads: Int?
 
     public init() {}

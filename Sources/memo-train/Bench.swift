@@ -8,7 +8,7 @@ struct Bench: ParsableCommand {
         abstract: "Measure training and inference images/s of MEMO's network (release builds only).",
         discussion: "Example: swift run -c release memo-train bench --ks 1,5,10")
 
-    @Option(name: .customLong("net"), help: "Backbone: \(Backbone.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Option(name: .customLong("net"), help: "Backbone.")
     var backbone: Backbone = .memoResNet32
     @Option(help: "Numbers of specialized blocks, comma-separated, each 1 or more.") var ks = IntList([1, 5, 10])
     @Option(parsing: .unconditional, help: "Timed steps per repeat (1 or more).") var steps = 5

@@ -25,7 +25,7 @@ private let defaults = MEMOConfig.defaults
 
 /// Data flags.
 struct DataOptions: ParsableArguments {
-    @Option(name: .customLong("dataset"), help: "fashion-mnist, cifar100, cifar10 or png (default \(defaults.dataset.rawValue)).")
+    @Option(name: .customLong("dataset"), help: "Dataset (default \(defaults.dataset.rawValue)).")
     var dataset: DatasetKind?
     @Option(name: .customLong("data-dir"), help: "Folder with the dataset files (default: /usr/share/datasets/fashion-mnist, ./data for CIFAR).")
     var dataDir: String?
@@ -56,9 +56,9 @@ struct ProtocolOptions: ParsableArguments {
     @Option(name: [.customLong("model_name"), .customLong("model", withSingleDash: true)], help: "Method (only memo).")
     var modelName: String?
     @Option(name: [.customLong("convnet_type"), .customLong("net", withSingleDash: true)],
-            help: "Backbone: \(Backbone.allCases.map(\.rawValue).joined(separator: ", ")) (default \(defaults.backbone.rawValue)).")
+            help: "Backbone (default \(defaults.backbone.rawValue)).")
     var backbone: Backbone?
-    @Option(name: [.customLong("prefix"), .customShort("p")], help: "Experiment protocol label: benchmark, fair or auc (default \(defaults.prefix.rawValue)).")
+    @Option(name: [.customLong("prefix"), .customShort("p")], help: "Experiment protocol label (default \(defaults.prefix.rawValue)).")
     var prefix: MEMOConfig.ExperimentProtocol?
     @Option(name: [.customLong("init_cls"), .customLong("init", withSingleDash: true)], parsing: .unconditional, help: "Classes in stage 0 (default \(defaults.initCls)).")
     var initCls: Int?
@@ -105,7 +105,7 @@ struct OptimizationOptions: ParsableArguments {
     @Option(name: .customLong("lrate_decay"), parsing: .unconditional, help: "Later-stage milestone gamma (default \(defaults.lrateDecay)).") var lrateDecay: Double?
     @Option(name: .customLong("weight_decay"), parsing: .unconditional, help: "Weight decay of later stages (default \(defaults.weightDecay)).") var weightDecay: Double?
     @Option(name: .customLong("batch_size"), parsing: .unconditional, help: "Batch size (default \(defaults.batchSize)).") var batchSize: Int?
-    @Option(name: .customLong("scheduler"), help: "steplr or cosine (default \(defaults.scheduler.rawValue)).") var scheduler: MEMOConfig.Scheduler?
+    @Option(name: .customLong("scheduler"), help: "Learning-rate schedule (default \(defaults.scheduler.rawValue)).") var scheduler: MEMOConfig.Scheduler?
     @Option(name: .customLong("t_max"), parsing: .unconditional, help: "Cosine T_max of later stages.") var tMax: Int?
     @Option(name: .customLong("alpha_aux"), parsing: .unconditional, help: "Weight of the auxiliary loss (default \(defaults.alphaAux)).") var alphaAux: Double?
     @Flag(name: .customLong("train_base"), help: "Keep training the generalized blocks after stage 0.") var trainBase = false
