@@ -24,7 +24,8 @@ public enum CommandMain {
         } catch let code as ExitCode {
             exit(code.rawValue)
         } catch let rule as ConfigError {
-            printError("\(toolName): error: \(rule)")
+            // A flag's value outside its range, found once the data is known: as a usage error.
+            printError("Error: \(rule)")
             exit(2)
         } catch {
             // Help requests (`classify --help`) arrive here too, as errors that exit with 0.

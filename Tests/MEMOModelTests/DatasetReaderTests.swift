@@ -51,6 +51,10 @@ import Testing
         try put(DataFixtures.idx(dimensions: [3], values: [5, 0, 9]), "t10k-labels-idx1-ubyte")
     }
 
+    static func message<T>(_ body: () throws -> T) -> String? {
+        do { _ = try body(); return nil } catch { return "\(error)" }
+    }
+
     @Test(arguments: [true, false])
     func idxFilesLoadAsFashionMNIST(compressed: Bool) throws {
         let dir = try DataFixtures.temporaryDirectory("idx")
@@ -101,9 +105,16 @@ import Testing
         try FileManager.default.removeItem(atPath: labels)
         let missing = #expect(throws: DatasetError.self) { try Dataset.load(kind: .fashionMNIST, dataDir: dir) }
         #expect(missing?.description == "\(labels): no such file (nor train-labels-idx1-ubyte)")
-        #expect(throws: DatasetError.missingDirectory(path: dir + "/nope")) {
+        #expect(throws: DatasetError.noDataFolder(kind: .fashionMNIST, path: dir + "/nope", isDefault: false)) {
             try Dataset.load(kind: .fashionMNIST, dataDir: dir + "/nope")
         }
+        // The seed's command without data: the default folder, what it should hold, the flag.
+        let cwd = FileManager.default.currentDirectoryPath
+        FileManager.default.changeCurrentDirectoryPath(dir)
+        defer { FileManager.default.changeCurrentDirectoryPath(cwd) }
+        #expect(DatasetReaderTests.message { try Dataset.load(kind: .cifar100) }
+            == "data: no such directory; cifar100 is read from data unless --data-dir names its folder "
+                + "(cifar-100-binary/ or its parent, the binary version of CIFAR-100)")
     }
 
     @Test func realFashionMNIST() throws {

@@ -49,7 +49,7 @@ struct InputValidationTests {
             edit(&c)
             expected.append((what, c, message))
         }
-        add("missing folder", { $0.dataDir = dir + "/nope" }, "\(dir)/nope: no such directory")
+        add("missing folder", { $0.dataDir = dir + "/nope" }, "--data-dir \(dir)/nope: no such directory")
         add("png without a folder", { $0.dataset = .png; $0.dataDir = nil }, "dataset png needs a data directory (--data-dir)")
         add("-init beyond the classes", { $0.initCls = 12 }, "-init 12: must be at most the dataset's 10 classes")
         add("-init 0", { $0.initCls = 0 }, "-init 0: must be 1 or more")
@@ -66,7 +66,7 @@ struct InputValidationTests {
         add("negative epochs", { $0.epochs = -1 },
             "--epochs -1: must be 0 or more (0: the stages are grown, aligned and evaluated, not trained)")
         add("negative seed", { $0.seed = -3 }, "--seed -3: must be 0 or more")
-        add("zero learning rate", { $0.lrate = 0 }, "--lrate 0.0: must be a positive number")
+        add("zero learning rate", { $0.lrate = 0 }, "--lrate 0: must be a positive number")
         add("milestones out of order", { $0.milestones = [80, 40] }, "--milestones 80,40: must be epochs of 1 or more in increasing order")
         add("cosine without t_max", { $0.scheduler = .cosine }, "--scheduler cosine: needs --t_max for the later stages (as the reference does)")
         add("zero threads", { $0.threads = 0 }, "--threads 0: must be 1 or more")

@@ -20,6 +20,16 @@ public enum DatasetKind: String, CaseIterable, Sendable, Codable {
         return kind
     }
 
+    /// What the dataset's folder holds, for messages.
+    public var expectedContents: String {
+        switch self {
+        case .fashionMNIST: return "train-images-idx3-ubyte.gz and the other three IDX files; Debian: apt-get install dataset-fashion-mnist"
+        case .cifar10: return "cifar-10-batches-bin/ or its parent, the binary version of CIFAR-10"
+        case .cifar100: return "cifar-100-binary/ or its parent, the binary version of CIFAR-100"
+        case .png: return "train/<class>/*.png and test/<class>/*.png"
+        }
+    }
+
     /// Decodes any spelling `parse` accepts.
     public init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
@@ -46,6 +56,8 @@ public enum DatasetError: Error, CustomStringConvertible, Equatable {
     case unknownDataset(String)
     case directoryRequired(DatasetKind)
     case missingDirectory(path: String)
+    /// The dataset's folder itself is missing; `isDefault` when no --data-dir was given.
+    case noDataFolder(kind: DatasetKind, path: String, isDefault: Bool)
     case missingFile(path: String, hint: String?)
     case cannotRead(path: String, reason: String)
     case wrongMagic(path: String, expected: UInt32, found: UInt32)
@@ -64,6 +76,10 @@ public enum DatasetError: Error, CustomStringConvertible, Equatable {
             return "unknown dataset '\(name)' (known: \(DatasetKind.allCases.map(\.rawValue).joined(separator: ", ")))"
         case let .directoryRequired(kind): return "dataset \(kind.rawValue) needs a data directory (--data-dir)"
         case let .missingDirectory(path): return "\(path): no such directory"
+        case let .noDataFolder(kind, path, isDefault):
+            return isDefault
+                ? "\(path): no such directory; \(kind.rawValue) is read from \(path) unless --data-dir names its folder (\(kind.expectedContents))"
+                : "--data-dir \(path): no such directory"
         case let .missingFile(path, hint): return "\(path): no such file" + (hint.map { " (\($0))" } ?? "")
         case let .cannotRead(path, reason): return "\(path): cannot read: \(reason)"
         case let .wrongMagic(path, expected, found):
@@ -131,6 +147,7 @@ public struct Dataset: Sendable {
     public static func load(kind: DatasetKind, dataDir: String? = nil, trainPerClass: Int? = nil,
                             testPerClass: Int? = nil) throws -> Dataset {
         guard let dir = dataDir ?? kind.defaultDirectory else { throw DatasetError.directoryRequired(kind) }
+        guard isDirectory(dir) else { throw DatasetError.noDataFolder(kind: kind, path: dir, isDefault: dataDir == nil) }
         var dataset: Dataset
         switch kind {
         case .fashionMNIST: dataset = try FashionMNIST.load(directory: dir)

@@ -11,6 +11,12 @@ public struct ConfigError: Error, CustomStringConvertible, Equatable {
     }
 
     public var description: String { "\(flag) \(value): \(allowed)" }
+
+    /// A value as a person typed it: whole numbers without ".0".
+    static func text(_ value: CustomStringConvertible) -> String {
+        if let d = value as? Double, d.isFinite, d == d.rounded(), abs(d) < 1e15 { return String(Int(d)) }
+        return value.description
+    }
 }
 
 /// The rules of a configuration, by the flag that sets each value (memo-train's flags; memo-infer
@@ -19,7 +25,7 @@ public struct ConfigError: Error, CustomStringConvertible, Equatable {
 extension MEMOConfig {
     public func validate() throws {
         func require(_ ok: Bool, _ flag: String, _ value: CustomStringConvertible, _ allowed: String) throws {
-            if !ok { throw ConfigError(flag: flag, value: value.description, allowed: allowed) }
+            if !ok { throw ConfigError(flag: flag, value: ConfigError.text(value), allowed: allowed) }
         }
         func positive(_ v: Double) -> Bool { v.isFinite && v > 0 }
         func nonNegative(_ v: Double) -> Bool { v.isFinite && v >= 0 }

@@ -174,8 +174,14 @@ public final class TrainingRun {
     /// `--memory-budget`: the exemplars the budget leaves beside the model after the last stage.
     private func applyBudget(_ budget: String, split: ClassIncrementalSplit, bytesPerImage: Int) throws {
         let bytes = try parseByteSize(budget)
-        let n = try exemplarsForBudget(totalBytes: bytes, blocksPerStage: config.backbone.blocksPerStage,
+        let n: Int
+        do {
+            n = try exemplarsForBudget(totalBytes: bytes, blocksPerStage: config.backbone.blocksPerStage,
                                        stages: split.taskCount, bytesPerImage: bytesPerImage)
+        } catch let MemoryBudgetError.budgetTooSmall(_, model) {
+            throw ConfigError(flag: "--memory-budget", value: budget,
+                              allowed: "does not hold the model (\(model) bytes after the last stage); raise it or use a smaller backbone")
+        }
         guard n > 0 else {
             throw ConfigError(flag: "--memory-budget", value: budget, allowed: "leaves no room for an exemplar beside the model after the last stage")
         }
