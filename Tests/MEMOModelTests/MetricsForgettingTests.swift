@@ -27,7 +27,7 @@ import Testing
         #expect(Self.matrix.finalForgetting == 7.5)
     }
 
-    @Test func pycilForgetting() {
+    @Test func pycilForgetting() throws {
         // Max over all stages, the last included: task 0 95 - 95 = 0, task 1 80 - 60 = 20 -> 10.
         #expect(Self.matrix.pycilForgetting == 10)
         // More stages than groups (B0 Inc5 style): the mean still divides by S - 1 = 2.
@@ -36,17 +36,17 @@ import Testing
             HeadEvaluation(top1: 0, top5: 0, perTask: [], groupKeys: Array(["00-09", "10-19"].prefix(accs.count)),
                            groupAccuracies: accs, old: 0, new: 0)
         }
-        let grouped = AccuracyMatrix.pycilGrouped(heads)
+        let grouped = try AccuracyMatrix.pycilGrouped(heads)
         #expect(grouped.columnLabels == ["00-09", "10-19"])
         #expect(grouped.pycilForgetting == 10)
         #expect(try! AccuracyMatrix(values: [[50]]).pycilForgetting == nil)
     }
 
-    @Test func pycilSortsKeysAsStrings() {
+    @Test func pycilSortsKeysAsStrings() throws {
         let keys = (0..<11).map { $0 == 0 ? "00-09" : "\($0 * 10)-\($0 * 10 + 9)" }
         let head = HeadEvaluation(top1: 0, top5: 0, perTask: [], groupKeys: keys,
                                   groupAccuracies: (0..<11).map(Double.init), old: 0, new: 0)
-        let grouped = AccuracyMatrix.pycilGrouped([head])
+        let grouped = try AccuracyMatrix.pycilGrouped([head])
         #expect(Array(grouped.columnLabels.prefix(3)) == ["00-09", "10-19", "100-109"])
         #expect(grouped[0, 2] == 10)
     }
@@ -57,12 +57,12 @@ import Testing
         #expect(try! AccuracyMatrix(values: [[50]]).backwardTransfer == nil)
     }
 
-    @Test func fromEvaluations() {
+    @Test func fromEvaluations() throws {
         let heads = [[90.0], [70, 80]].map {
             HeadEvaluation(top1: $0.reduce(0, +) / Double($0.count), top5: 0, perTask: $0,
                            groupKeys: [], groupAccuracies: [], old: 0, new: 0)
         }
-        let m = AccuracyMatrix(evaluations: heads)
+        let m = try AccuracyMatrix(evaluations: heads)
         #expect(m.values == [[90, nil], [70, 80]] && m.top1Curve == [90, 75])
         #expect(m.forgetting(atStage: 1) == 20)
     }

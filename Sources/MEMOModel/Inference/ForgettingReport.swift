@@ -39,7 +39,7 @@ public struct ForgettingReport: Sendable {
                 return nme
             }
         }
-        self.init(perTask: AccuracyMatrix(evaluations: evaluations), pycilGrouped: .pycilGrouped(evaluations), head: head,
+        self.init(perTask: try AccuracyMatrix(evaluations: evaluations), pycilGrouped: try .pycilGrouped(evaluations), head: head,
                   taskClasses: last.taskSizes.indices.map { last.classRange(task: $0) })
     }
 

@@ -69,15 +69,14 @@ public struct AccuracyMatrix: Codable, Equatable, Sendable {
     }
 
     /// Per-task matrix from each stage's evaluation (`perTask` rows, `top1` curve).
-    public init(evaluations: [HeadEvaluation]) {
-        // Row lengths and curve length agree by construction, so this cannot throw.
-        try! self.init(values: evaluations.map { $0.perTask.map { Optional($0) } },
+    public init(evaluations: [HeadEvaluation]) throws {
+        try self.init(values: evaluations.map { $0.perTask.map { Optional($0) } },
                        top1Curve: evaluations.map(\.top1))
     }
 
     /// PyCIL's matrix for its forgetting: each stage's grouped accuracies with the keys sorted as
     /// strings and placed by position (as `trainer.py` does), top-1 curve alongside.
-    public static func pycilGrouped(_ evaluations: [HeadEvaluation]) -> AccuracyMatrix {
+    public static func pycilGrouped(_ evaluations: [HeadEvaluation]) throws -> AccuracyMatrix {
         var rows: [[Double?]] = []
         var longestKeys: [String] = []
         for evaluation in evaluations {
@@ -85,7 +84,7 @@ public struct AccuracyMatrix: Codable, Equatable, Sendable {
             rows.append(sorted.map { Optional($0.accuracy) })
             if sorted.count > longestKeys.count { longestKeys = sorted.map(\.key) }
         }
-        return try! AccuracyMatrix(values: rows, top1Curve: evaluations.map(\.top1), columnLabels: longestKeys)
+        return try AccuracyMatrix(values: rows, top1Curve: evaluations.map(\.top1), columnLabels: longestKeys)
     }
 
     public var stageCount: Int { values.count }
