@@ -102,6 +102,22 @@ struct TrainingRunTests {
         #expect(after.count == 2 && after[1].config.runID == id && after[1].config.threads == 2)
     }
 
+    @Test func partialSplitsAndMemoriesBeyondTheTrainingSetGetANote() throws {
+        let data = try Self.dataFolder()
+        let root = try DataFixtures.temporaryDirectory("training-run-notes")
+        defer { DataFixtures.cleanUp(data); DataFixtures.cleanUp(root) }
+        var config = Self.config(dataDir: data)
+        config.initCls = 3; config.increment = 3; config.memorySize = 30; config.initEpoch = 0; config.epochs = 0
+        let run = try Self.run(TrainingRequest(start: .new(folder: root + "/run"), config: config, given: []))
+        #expect(run.lines.prefix(2) == [
+            "note: -init 3 -incre 3 over 10 classes: the last stage takes the remaining 1 class(es) (tasks [3, 3, 3, 1])",
+            "note: -ms 30 exceeds the 20 training images: the memory keeps every image of the classes seen so far, "
+                + "which is rehearsal of the whole training set, not a MEMO memory budget",
+        ])
+        // A single new class reads as one class, not as a range.
+        #expect(run.lines.contains { $0.hasPrefix("stage 3 of 0-3: class 9 (1 new)") })
+    }
+
     @Test func memorySizeAndBudgetExcludeEachOther() throws {
         var c = MEMOConfig()
         c.memorySize = 20
