@@ -62,8 +62,22 @@ public struct ClassIncrementalSplit: Sendable, Equatable {
     /// The labels stage `task` introduces.
     public func classRange(task: Int) -> Range<Int> {
         precondition(task >= 0 && task < taskSizes.count, "stage \(task) of \(taskSizes.count)")
-        let start = taskSizes[..<task].reduce(0, +)
-        return start..<(start + taskSizes[task])
+        return ClassIncrementalSplit.classRanges(taskSizes: taskSizes)[task]
+    }
+
+    /// The label ranges of consecutive tasks of the given sizes (a split's first stages, as a
+    /// checkpoint records them).
+    public static func classRanges(taskSizes: [Int]) -> [Range<Int>] {
+        var start = 0
+        return taskSizes.map { size in
+            defer { start += size }
+            return start..<(start + size)
+        }
+    }
+
+    /// "0-4", or "9" for a single class: how reports name a range of labels.
+    public static func text(_ range: Range<Int>) -> String {
+        range.count == 1 ? "\(range.lowerBound)" : "\(range.lowerBound)-\(range.upperBound - 1)"
     }
 
     /// The label (position in `order`) of an original class id.

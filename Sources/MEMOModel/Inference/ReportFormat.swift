@@ -125,7 +125,6 @@ extension Checkpoint {
 
     /// "0-1" style label range of task `t`.
     func classRange(task t: Int) -> String {
-        let start = taskSizes[..<t].reduce(0, +)
-        return taskSizes[t] == 1 ? "\(start)" : "\(start)-\(start + taskSizes[t] - 1)"
+        ClassIncrementalSplit.text(ClassIncrementalSplit.classRanges(taskSizes: taskSizes)[t])
     }
 }

@@ -161,11 +161,8 @@ public enum Accuracy {
         if let bad = labels.firstIndex(where: { $0 >= classCount }) {
             throw AccuracyError.labelOutOfRange(sample: bad, label: labels[bad], classCount: classCount)
         }
-        var start = 0
-        return taskSizes.map { size in
-            let (lo, hi) = (start, start + size)
-            start = hi
-            return subsetAccuracy(predicted, labels) { $0 >= lo && $0 < hi }
+        return ClassIncrementalSplit.classRanges(taskSizes: taskSizes).map { range in
+            subsetAccuracy(predicted, labels) { range.contains($0) }
         }
     }
 

@@ -90,7 +90,8 @@ public final class MEMOTrainer {
         let total = known + newClasses
         network.addStage(newClasses: newClasses, rng: &rng)
         network.configureTraining(trainBase: stage == 0 || config.trainBase, trainAdaptive: config.trainAdaptive)
-        log("stage \(stage) of 0-\(stageCount - 1): " + (newClasses == 1 ? "class \(known)" : "classes \(known)-\(total - 1)")
+        log("stage \(stage) of 0-\(stageCount - 1): " + (newClasses == 1 ? "class " : "classes ")
+            + ClassIncrementalSplit.text(split.classRange(task: stage))
             + " (\(newClasses) new), "
             + "trainable parameters \(network.trainableParameters().reduce(0) { $0 + $1.1.value.count })")
 
