@@ -267,7 +267,7 @@ public final class HDF5File {
     }
 
     /// Writes a float64 dataset.
-    public func write(_ name: String, doubles: [Double], shape: [Int]) throws {
+    func write(_ name: String, doubles: [Double], shape: [Int]) throws {
         try doubles.withUnsafeBytes {
             try writeDataset(name, bytes: $0, count: doubles.count, shape: shape, elementSize: 8,
                              fileType: swh5_ieee_f64le(), memoryType: swh5_native_double(), compress: false)
@@ -316,7 +316,7 @@ public final class HDF5File {
     }
 
     /// Creates the group `name` and any missing parents; succeeds if it already exists.
-    public func createGroup(_ name: String) throws {
+    func createGroup(_ name: String) throws {
         try requireWritable(name)
         guard let parts = Self.components(of: name) else {
             throw HDF5Error.cannotWrite(path: path, name: name, reason: "malformed name")
@@ -454,7 +454,7 @@ public final class HDF5File {
     }
 
     /// Reads a float dataset (float64, or float32 widened) and its shape.
-    public func readDoubles(_ name: String) throws -> (values: [Double], shape: [Int]) {
+    func readDoubles(_ name: String) throws -> (values: [Double], shape: [Int]) {
         try readNumeric(name, as: Double.self, kind: .double, expectedShape: nil)
     }
 
@@ -598,14 +598,14 @@ public final class HDF5File {
     // MARK: Inspecting
 
     /// Whether a dataset or group called `name` exists (reached through hard links only).
-    public func exists(_ name: String) -> Bool {
+    func exists(_ name: String) -> Bool {
         HDF5Library.enter()
         guard file >= 0, let parts = Self.components(of: name) else { return false }
         return (try? hardLinkPathExists(parts, name: Self.join(parts))) ?? false
     }
 
     /// The shape of dataset `name` ([] for a scalar), without reading its data.
-    public func shape(of name: String) throws -> [Int] {
+    func shape(of name: String) throws -> [Int] {
         let (dataset, canonical) = try openDataset(name)
         defer { H5Dclose(dataset) }
         let space = H5Dget_space(dataset)
@@ -616,7 +616,7 @@ public final class HDF5File {
 
     /// Full names (no leading "/") of all datasets below `group`, recursively, sorted. Soft and
     /// external links are not followed; a group reached twice (a hard-link cycle) is listed once.
-    public func datasetNames(under group: String = "/") throws -> [String] {
+    func datasetNames(under group: String = "/") throws -> [String] {
         let (object, canonical, kind) = try openObject(group)
         defer { H5Oclose(object) }
         guard kind == H5I_GROUP else {
@@ -688,7 +688,7 @@ public final class HDF5File {
     }
 
     /// Sets (or replaces) a scalar float64 attribute.
-    public func setAttribute(_ key: String, double: Double, on object: String = "/") throws {
+    func setAttribute(_ key: String, double: Double, on object: String = "/") throws {
         var value = double
         try setAttribute(key, on: object, fileType: swh5_ieee_f64le()) { attribute in
             H5Awrite(attribute, swh5_native_double(), &value)
@@ -740,7 +740,7 @@ public final class HDF5File {
     }
 
     /// Reads a scalar float attribute (float32 or float64).
-    public func attributeDouble(_ key: String, on object: String = "/") throws -> Double {
+    func attributeDouble(_ key: String, on object: String = "/") throws -> Double {
         var value: Double = 0
         try readAttribute(key, on: object, kind: .double) { H5Aread($0, swh5_native_double(), &value) }
         return value
