@@ -10,7 +10,7 @@ Run from the repository root:
 It writes ``Tests/MEMOModelTests/Fixtures/parity_memo_resnet14.json``. The network is defined
 here from scratch (no code of the reference repository is imported or copied); it behaves like
 MEMO's ``AdaptiveNet`` with ``memo_resnet14_cifar`` (wangkiw/ICLR23-MEMO, convs/memo_cifar_resnet.py
-and utils/inc_net.py), see /work/shared/MEMO.md.
+and utils/inc_net.py), as docs/memo.md states it.
 
 Network
 -------

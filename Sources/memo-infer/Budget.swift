@@ -10,7 +10,7 @@ struct Budget: ParsableCommand {
         "fair": the budget is DER's T full backbones plus 2,000 exemplars; MEMO (generalized + \
         T specialized blocks) and single-backbone methods turn their smaller model into extra \
         exemplars. "auc": the backbone varies; the budget is max(T backbones, ResNet32) plus \
-        2,000 exemplars. Without -init / -incre, prints MEMO.md's table of CIFAR-100 splits \
+        2,000 exemplars. Without -init / -incre, prints the paper's table of CIFAR-100 splits \
         (for --net) and the auc protocol's points.
 
         Examples:

@@ -4,7 +4,7 @@ import Testing
 
 /// Class orders (PyCIL's numpy permutation, computed exactly) and the stage split.
 @Suite struct ClassOrderTests {
-    /// MEMO.md's CIFAR-100 order (PyCIL, seed 1993).
+    /// docs/memo.md's CIFAR-100 order (PyCIL, seed 1993).
     static let cifar100Order = [
         68, 56, 78, 8, 23, 84, 90, 65, 74, 76, 40, 89, 3, 92, 55, 9, 26, 80, 43, 38, 58, 70, 77, 1, 85,
         19, 17, 50, 28, 53, 13, 81, 45, 82, 6, 59, 83, 16, 15, 44, 91, 41, 72, 60, 79, 52, 20, 10, 31, 54,

@@ -3,7 +3,7 @@ import Testing
 @testable import MEMOModel
 
 /// memo-infer's reports that need no network: forgetting and BWT on a hand-made accuracy matrix,
-/// the budget tables of MEMO.md, the gray conversion, softmax, table and CSV formatting.
+/// the budget tables of docs/memo.md, the gray conversion, softmax, table and CSV formatting.
 @Suite struct InferReportTests {
     // MARK: Forgetting on a hand-made matrix
 

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import MEMOModel
 
-/// Parameter counts, aligned budgets (MEMO.md's table and the auc protocol's `-ms`), the size
+/// Parameter counts, aligned budgets (docs/memo.md's table and the auc protocol's `-ms`), the size
 /// parser and AUC.
 @Suite struct MemoryBudgetTests {
     /// Parameter tensor shapes of a CIFAR ResNet as in a PyTorch state dict (conv weights, BN
@@ -43,7 +43,7 @@ import Testing
     }
 
     @Test func fairBudgetTable() throws {
-        // MEMO.md: split, T, MEMO -ms, single-backbone -ms, total MiB.
+        // docs/memo.md: split, T, MEMO -ms, single-backbone -ms, total MiB.
         let table: [(Int, Int, Int, Int, Int, Double)] = [
             (0, 10, 10, 3312, 7431, 23.54), (0, 5, 20, 4771, 13466, 41.22), (0, 20, 5, 2583, 4414, 14.70),
             (50, 10, 6, 2729, 5017, 16.47), (50, 5, 11, 3458, 8035, 25.31),

@@ -2,7 +2,7 @@
 /// 28x28 images of 10 classes, as four IDX files, gzip'd or not
 /// (`train-images-idx3-ubyte[.gz]`, `train-labels-idx1-ubyte[.gz]`, `t10k-...`).
 ///
-/// Not a PyCIL dataset: MEMO.md fixes its treatment. Images stay 28x28x1 in memory (784 bytes per
+/// Not a PyCIL dataset: docs/memo.md fixes its treatment. Images stay 28x28x1 in memory (784 bytes per
 /// exemplar); `makeBatch` zero-pads them to 32x32 and repeats the channel. Normalisation mean
 /// 0.2860, std 0.3530; augmentation `.gray` (crop with padding 4, horizontal flip).
 enum FashionMNIST {

@@ -1,6 +1,6 @@
 import Foundation
 
-// `memo-infer budget` and `memo-infer auc`: the aligned memory budgets of MEMO.md (arithmetic in
+// `memo-infer budget` and `memo-infer auc`: the aligned memory budgets of docs/memo.md (arithmetic in
 // `MemoryBudget`) as text, and the area under accuracy-versus-memory curves of finished runs
 // (`auc(points:)`).
 
@@ -20,7 +20,7 @@ extension BudgetArchitecture {
 
 /// Budget tables.
 public enum BudgetReport {
-    /// MEMO.md's CIFAR-100 splits: name, initial classes, increment.
+    /// The paper's CIFAR-100 splits: name, initial classes, increment.
     public static let paperSplits: [(name: String, initial: Int, increment: Int)] = [
         ("B0 Inc10", 10, 10), ("B0 Inc5", 5, 5), ("B0 Inc20", 20, 20), ("B50 Inc10", 50, 10), ("B50 Inc5", 50, 5),
     ]
@@ -56,7 +56,7 @@ public enum BudgetReport {
         return s + table.text
     }
 
-    /// MEMO.md's "fair" table: one row per split of ``paperSplits``.
+    /// The "fair" table of docs/memo.md: one row per split of ``paperSplits``.
     public static func fairTable(architecture: BudgetArchitecture = .resNet32, classCount: Int = 100,
                                  bytesPerImage: Int = 3072) throws -> String {
         var table = TextTable(header: ["split"] + header)
@@ -84,7 +84,7 @@ public enum BudgetReport {
 /// AUC-A and AUC-L over runs at different memory budgets (the paper's Figure: accuracy against
 /// memory). Each run contributes one point: its memory is the last stage's
 /// `MemoryReport.budgetBytes` (generalized + specialized parameters at 4 bytes plus the exemplars,
-/// classifiers excluded: the quantity budgets align) in MiB, the unit MEMO.md's budgets are
+/// classifiers excluded: the quantity budgets align) in MiB, the unit the paper's budgets are
 /// quoted in; its accuracies are the average and the last of the stored top-1 curve, as
 /// fractions. The areas use the trapezoid rule over the points sorted by memory.
 public struct AUCReport: Sendable {
