@@ -47,3 +47,10 @@ public struct IntList: ExpressibleByArgument, Sendable, CustomStringConvertible 
 
     public var description: String { values.map(String.init).joined(separator: ",") }
 }
+
+/// `--format` of the reports that have no CSV form: only the values they accept are offered.
+public enum TableOrJSON: String, CaseIterable, ExpressibleByArgument, Sendable {
+    case table, json
+
+    public var format: ReportFormat { self == .table ? .table : .json }
+}

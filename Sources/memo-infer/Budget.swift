@@ -39,10 +39,13 @@ struct Budget: ParsableCommand {
         guard BudgetArchitecture(name: net) != nil else {
             throw ValidationError("unknown backbone '\(net)' (known: \(Backbone.allCases.map(\.rawValue).joined(separator: ", ")), conv2)")
         }
-        guard classes > 0 else { throw ValidationError("--classes must be positive") }
-        guard bytesPerImage > 0 else { throw ValidationError("--bytes-per-image must be positive") }
+        guard classes >= 1 else { throw ValidationError("--classes \(classes): must be 1 or more") }
+        guard bytesPerImage >= 1 else { throw ValidationError("--bytes-per-image \(bytesPerImage): must be 1 or more") }
         for (name, value) in [("-init", initCls), ("-incre", increment)] {
-            if let value, value <= 0 { throw ValidationError("\(name) must be positive, got \(value)") }
+            if let value, value < 1 { throw ValidationError("\(name) \(value): must be 1 or more") }
+        }
+        if let initCls, initCls > classes {
+            throw ValidationError("-init \(initCls): must be at most the dataset's \(classes) classes (--classes)")
         }
     }
 

@@ -23,6 +23,8 @@ struct Confusion: ParsableCommand {
     @Option(help: "Also write a heatmap to this PNG file.") var png: String?
 
     func run() throws {
+        if let csv { try checkOutputPath(csv, flag: "--csv") }
+        if let png { try checkOutputPath(png, flag: "--png") }
         let report = try ConfusionReport(checkpoint: noted(Checkpoint.read(checkpoint)), head: nme ? .nme : .cnn, path: checkpoint)
         printReport(report.table(normalize: normalize))
         if let csv {

@@ -28,10 +28,9 @@ struct Evaluate: ParsableCommand {
     @Option(name: .customLong("test-per-class"), parsing: .unconditional, help: "Use only the first N test images of each class.")
     var testPerClass: Int?
     @OptionGroup var threads: ThreadsOption
-    @Option(help: "Output format: table or json.") var format: ReportFormat = .table
+    @Option(help: "Output format.") var format: TableOrJSON = .table
 
     func validate() throws {
-        guard format != .csv else { throw ValidationError("--format must be table or json") }
         for (name, value) in [("--train-per-class", trainPerClass), ("--test-per-class", testPerClass)] {
             if let value, value < 1 { throw ValidationError("\(name) \(value): must be 1 or more") }
         }
@@ -49,6 +48,6 @@ struct Evaluate: ParsableCommand {
         let data = try Dataset.load(kind: kind, dataDir: dataDir ?? (same ? c.config.dataDir : nil),
                                     trainPerClass: trainPerClass ?? (same ? c.config.trainPerClass : nil),
                                     testPerClass: testPerClass ?? (same ? c.config.testPerClass : nil))
-        printReport(try EvaluateReport.run(checkpoint: c, path: checkpoint, dataset: data).render(format))
+        printReport(try EvaluateReport.run(checkpoint: c, path: checkpoint, dataset: data).render(format.format))
     }
 }

@@ -25,6 +25,7 @@ struct Forgetting: ParsableCommand {
     @OptionGroup var output: FormatOption
 
     func run() throws {
+        if let plot { try checkOutputPath(plot, flag: "--plot") }
         let report = try ForgettingReport(checkpoints: noted(RunFolder.checkpoints(in: runDir)), head: nme ? .nme : .cnn,
                                           path: runDir)
         printReport(try report.render(output.format))

@@ -46,6 +46,25 @@ struct CommandLineTests {
         #expect(!FileManager.default.fileExists(atPath: out), "a refused command created its run folder")
     }
 
+    @Test func memoInferRulesAndOutputPaths() throws {
+        // Before: -init 150 exited 1 after the work, -init 0 exited 2.
+        try expectUsageError("memo-infer", ["budget", "-init", "150"], "Error: -init 150: must be at most the dataset's 100 classes (--classes)")
+        try expectUsageError("memo-infer", ["budget", "-init", "0"], "Error: -init 0: must be 1 or more")
+        // Before: evaluate --help offered csv, which then failed.
+        let help = try Executables.execute("memo-infer", ["evaluate", "--help"])
+        #expect(help.status == 0 && help.stdout.contains("(values: table, json") && !help.stdout.contains("csv"))
+        try expectUsageError("memo-infer", ["evaluate", "--checkpoint", "x.h5", "--format", "csv"],
+                             "Error: The value 'csv' is invalid for '--format <format>'. Please provide one of 'table' and 'json'.")
+        // Before: the whole table was printed, then the PNG write failed.
+        let run = try CheckpointSurgery.untrainedRun.get()
+        let missing = "/nonexistent-\(UUID().uuidString)"
+        let confusion = try Executables.execute("memo-infer", ["confusion", "--checkpoint", run + "/stage-01.h5", "--png", missing + "/c.png"])
+        #expect(confusion.status == 1 && confusion.stdout.isEmpty)
+        #expect(confusion.stderr == "memo-infer: error: --png \(missing)/c.png: cannot write: no such folder \(missing)\n")
+        let forgetting = try Executables.execute("memo-infer", ["forgetting", run, "--plot", NSTemporaryDirectory()])
+        #expect(forgetting.status == 1 && forgetting.stdout.isEmpty && forgetting.stderr.hasSuffix("cannot write: it is a folder\n"))
+    }
+
     @Test func badInputExitsOneWithOneLine() throws {
         let missing = NSTemporaryDirectory() + "memo-cli-missing-\(UUID().uuidString)"
         let r = try Executables.execute("memo-train", ["--resume", missing])

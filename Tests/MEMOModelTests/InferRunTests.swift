@@ -415,7 +415,7 @@ struct InferRunTests {
         #expect(budget.status == 0 && budget.stderr.isEmpty)
         #expect(budget.stdout == (try BudgetReport.fairTable()) + "\n" + (try BudgetReport.aucTable()))
         let usage = try Self.execute(["budget", "-init", "0"])
-        #expect(usage.status == 2 && usage.stdout.isEmpty && usage.stderr.hasPrefix("Error: -init must be positive, got 0\n"))
+        #expect(usage.status == 2 && usage.stdout.isEmpty && usage.stderr.hasPrefix("Error: -init 0: must be 1 or more\n"))
         #expect(try Self.execute(["budget", "--bogus"]).status == 2)
         #expect(try Self.execute(["classify", "--checkpoint", "x.h5"]).status == 2)    // no image
         let help = try Self.execute(["classify", "--help"])

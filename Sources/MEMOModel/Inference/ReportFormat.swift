@@ -41,6 +41,25 @@ public enum InferenceError: Error, CustomStringConvertible, Equatable {
     }
 }
 
+/// Checks, before any work, that `path` can be written by an option such as `--png`: its folder
+/// exists and is writable and `path` is not a folder. The file itself is not created.
+/// - Throws: ``InferenceError/cannotWrite(path:reason:)`` naming the flag and the path.
+public func checkOutputPath(_ path: String, flag: String) throws {
+    let url = URL(fileURLWithPath: path)
+    let folder = url.deletingLastPathComponent().path
+    var isDir: ObjCBool = false
+    let name = "\(flag) \(path)"
+    guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDir), isDir.boolValue else {
+        throw InferenceError.cannotWrite(path: name, reason: "no such folder \(folder)")
+    }
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
+        throw InferenceError.cannotWrite(path: name, reason: "it is a folder")
+    }
+    guard access(folder, W_OK) == 0 else {
+        throw InferenceError.cannotWrite(path: name, reason: "folder \(folder): \(String(cString: strerror(errno)))")
+    }
+}
+
 /// Writes a report (CSV, JSON, text) to `path`, replacing it.
 /// - Throws: ``InferenceError/cannotWrite(path:reason:)``.
 public func writeReport(_ text: String, to path: String) throws {
