@@ -300,8 +300,13 @@ struct InferRunTests {
         let report = ClassifyReport.run(classifier, arguments: [file], head: .cnn, top: 4)
         #expect(report.notes == [
             "\(file): 56x56 resized to 28x28 (bilinear)",
-            "converted to gray (L = (299 R + 587 G + 114 B) / 1000) as the checkpoint's dataset stores 28x28x1 images",
+            "\(file): colour converted to gray (L = (299 R + 587 G + 114 B) / 1000) as the checkpoint's dataset stores 28x28x1 images",
         ])
+        // An 8-bit gray PNG is its own luminance: no note (before: "converted to gray").
+        let grayFile = dir + "/gray.png"
+        try DataFixtures.write(DataFixtures.png(width: 28, height: 28, bitDepth: 8, colorType: .gray,
+                                                samples: (0..<28).map { y in (0..<28).map { x in [(x * y) % 256] } }), to: grayFile)
+        #expect(ClassifyReport.run(classifier, arguments: [grayFile], head: .cnn, top: 4).notes.isEmpty)
         // By hand: Pillow's bilinear resize to 28x28, Pillow's L, zero padding by 2 to 32x32
         // (0 before normalisation), normalised, repeated into 3 channels.
         let resized = resizeBilinear(try readPNG(file), width: 28, height: 28)

@@ -15,6 +15,17 @@ public struct RGBImage: Equatable, Sendable {
         self.pixels = pixels
     }
 
+    /// Whether every pixel has R = G = B.
+    public var isGray: Bool {
+        var i = 0
+        while i < pixels.count {
+            let r = pixels[i]
+            if pixels[i + 1] != r || pixels[i + 2] != r { return false }
+            i += 3
+        }
+        return true
+    }
+
     /// The `(r, g, b)` of pixel `(x, y)`.
     public func pixel(x: Int, y: Int) -> (UInt8, UInt8, UInt8) {
         let o = (y * width + x) * 3

@@ -203,9 +203,13 @@ public struct ClassifyReport: Sendable {
                 failures.append(Failure(file: file, message: "\(error)"))
             }
         }
-        if classifier.channels == 1 && !images.isEmpty {
-            notes.append("converted to gray (L = (299 R + 587 G + 114 B) / 1000) as the checkpoint's dataset stores "
-                + "\(classifier.width)x\(classifier.height)x1 images")
+        // A gray image (R = G = B, as libpng expands gray PNGs) is its own luminance: only colour
+        // images are changed by the conversion, and only they get a note.
+        if classifier.channels == 1 {
+            for (file, image) in zip(names, images) where !image.isGray {
+                notes.append("\(file): colour converted to gray (L = (299 R + 587 G + 114 B) / 1000) as the checkpoint's "
+                    + "dataset stores \(classifier.width)x\(classifier.height)x1 images")
+            }
         }
         let predictions = classifier.predict(images, head: head, top: top)
         let entries = zip(zip(names, images), predictions).map { pair, p in
