@@ -371,7 +371,10 @@ struct InferRunTests {
         #expect(table[3] == ["2", "\(p[1].label)", "\(p[1].label)", p[1].name, String(format: "%.6f", p[1].score)])
         let json = try JSONSerialization.jsonObject(with: Data(report.render(.json).utf8)) as! [String: Any]
         #expect((json["failures"] as! [[String: Any]]).map { $0["file"] as! String } == [broken, text, missing])
-        #expect(json["score"] as? String == "probability")
+        // The score carries the quantity's name, as the table's column (before: "score").
+        let first = try #require(((json["images"] as? [[String: Any]])?.first?["predictions"] as? [[String: Any]])?.first)
+        #expect(Set(first.keys) == ["rank", "label", "class_id", "class", "probability"])
+        #expect(first["probability"] as? Double == (p[0].score * 1e6).rounded() / 1e6)
     }
 
     // MARK: inspect

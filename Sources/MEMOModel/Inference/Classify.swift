@@ -245,13 +245,33 @@ public struct ClassifyReport: Sendable {
             }
             return s
         case .json:
-            struct Output: Encodable {
-                var head: String
-                var score: String
-                var images: [Entry]
-                var failures: [Failure]
+            // Each prediction carries its score under the quantity's name (the table's column):
+            // `probability` for the CNN head, `squared_distance` for NME.
+            struct Prediction: Encodable {
+                let p: ClassPrediction, scoreName: String
+                struct Key: CodingKey {
+                    var stringValue: String
+                    init(_ s: String) { stringValue = s }
+                    init?(stringValue: String) { self.stringValue = stringValue }
+                    var intValue: Int? { nil }
+                    init?(intValue: Int) { nil }
+                }
+                func encode(to encoder: Encoder) throws {
+                    var c = encoder.container(keyedBy: Key.self)
+                    try c.encode(p.rank, forKey: Key("rank"))
+                    try c.encode(p.label, forKey: Key("label"))
+                    try c.encode(p.classID, forKey: Key("class_id"))
+                    try c.encode(p.name, forKey: Key("class"))
+                    try c.encode(p.score, forKey: Key(scoreName))
+                }
             }
-            return try prettyJSON(Output(head: head.rawValue, score: head.scoreName, images: entries, failures: failures))
+            struct Image: Encodable { var file: String; var width: Int; var height: Int; var resized: Bool; var predictions: [Prediction] }
+            struct Output: Encodable { var head: String; var images: [Image]; var failures: [Failure] }
+            let images = entries.map { e in
+                Image(file: e.file, width: e.width, height: e.height, resized: e.resized,
+                      predictions: e.predictions.map { Prediction(p: $0, scoreName: head.scoreName) })
+            }
+            return try prettyJSON(Output(head: head.rawValue, images: images, failures: failures))
         }
     }
 }

@@ -114,15 +114,15 @@ public struct EvaluateReport: Sendable {
                 var dataset: String
                 var task_sizes: [Int]
                 var test_images: Int
-                var evaluation: StageEvaluation
-                var stored_evaluation: StageEvaluation
+                var evaluation: StageEvaluationOutput
+                var stored_evaluation: StageEvaluationOutput
                 var matches_stored: Bool
-                var cnn_predictions_differing: Int?
-                var nme_predictions_differing: Int?
+                @Nullable var cnn_predictions_differing: Int?
+                @Nullable var nme_predictions_differing: Int?
             }
             return try prettyJSON(Output(
                 checkpoint: checkpointPath, stage: stage, backbone: backbone.rawValue, dataset: datasetName,
-                task_sizes: taskSizes, test_images: testCount, evaluation: evaluation, stored_evaluation: stored,
+                task_sizes: taskSizes, test_images: testCount, evaluation: StageEvaluationOutput(evaluation: evaluation), stored_evaluation: StageEvaluationOutput(evaluation: stored),
                 matches_stored: matchesStored, cnn_predictions_differing: cnnDiffering,
                 nme_predictions_differing: nmeDiffering))
         case .table:

@@ -54,17 +54,17 @@ public struct ForgettingReport: Sendable {
             struct Output: Encodable {
                 var head: String
                 var columns: [String]
-                var task_classes: [String]?
+                @Nullable var task_classes: [String]?
                 var values: [[Double?]]
                 var top1_curve: [Double]
-                var average_incremental_accuracy: Double?
-                var last_accuracy: Double?
+                @Nullable var average_incremental_accuracy: Double?
+                @Nullable var last_accuracy: Double?
                 var forgetting: [Double?]
-                var final_forgetting: Double?
-                var pycil_forgetting: Double?
-                var pycil_groups: [String]?
-                var pycil_grouped_values: [[Double?]]?
-                var backward_transfer: Double?
+                @Nullable var final_forgetting: Double?
+                @Nullable var pycil_forgetting: Double?
+                @Nullable var pycil_groups: [String]?
+                @Nullable var pycil_grouped_values: [[Double?]]?
+                @Nullable var backward_transfer: Double?
             }
             let m = perTask
             return try prettyJSON(Output(

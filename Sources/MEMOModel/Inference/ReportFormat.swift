@@ -119,12 +119,80 @@ func csvField(_ text: String) -> String {
 /// A CSV line from fields (quoted as needed), with a trailing `\n`.
 func csvLine(_ fields: [String]) -> String { fields.map(csvField).joined(separator: ",") + "\n" }
 
-/// Pretty-printed JSON with sorted keys and a trailing newline.
+/// The JSON every memo-infer report prints: pretty, sorted snake_case keys, numbers rounded to
+/// `jsonDecimals` places (so `23.55`, never `23.549999999999997`; the tables show fewer), a
+/// trailing newline. Undefined values are `null`: the report structs give such fields an
+/// optional type and encode it explicitly (`encodeNil`), so the key is always there.
 /// - Throws: `EncodingError` for a NaN or infinite number.
 func prettyJSON<T: Encodable>(_ value: T) throws -> String {
     let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    return String(decoding: try encoder.encode(value), as: UTF8.self) + "\n"
+    encoder.keyEncodingStrategy = .convertToSnakeCase
+    let object = try JSONSerialization.jsonObject(with: encoder.encode(value), options: [.fragmentsAllowed])
+    let data = try JSONSerialization.data(withJSONObject: roundedJSON(object),
+                                          options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed])
+    return String(decoding: data, as: UTF8.self) + "\n"
+}
+
+/// A report field that is `null` in JSON when undefined, rather than left out.
+@propertyWrapper
+struct Nullable<Value: Encodable>: Encodable {
+    var wrappedValue: Value?
+
+    init(wrappedValue: Value?) { self.wrappedValue = wrappedValue }
+
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        if let wrappedValue { try c.encode(wrappedValue) } else { try c.encodeNil() }
+    }
+}
+
+/// Decimal places of the numbers in JSON reports: 6, the probabilities' precision.
+let jsonDecimals = 6
+
+/// `object` with every non-integral number rounded to `jsonDecimals` places.
+private func roundedJSON(_ object: Any) -> Any {
+    switch object {
+    case let d as [String: Any]: return d.mapValues(roundedJSON)
+    case let a as [Any]: return a.map(roundedJSON)
+    case let n as NSNumber:  // booleans are 0 or 1: integral, left as they are
+        let v = n.doubleValue
+        guard v.isFinite, v != v.rounded() else { return n }
+        let scale = pow(10.0, Double(jsonDecimals))
+        return NSDecimalNumber(string: String(format: "%.\(jsonDecimals)f", (v * scale).rounded() / scale))
+    default: return object
+    }
+}
+
+/// A head's evaluation as reports print it: old-class accuracy is `null` at stage 0, where no
+/// class is old (the stored evaluation keeps 0 there, as PyCIL does).
+struct HeadEvaluationOutput: Encodable {
+    let head: HeadEvaluation
+
+    enum Keys: String, CodingKey { case top1, top5, perTask, groupKeys, groupAccuracies, old, new }
+
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: Keys.self)
+        try c.encode(head.top1, forKey: .top1)
+        try c.encode(head.top5, forKey: .top5)
+        try c.encode(head.perTask, forKey: .perTask)
+        try c.encode(head.groupKeys, forKey: .groupKeys)
+        try c.encode(head.groupAccuracies, forKey: .groupAccuracies)
+        if head.perTask.count > 1 { try c.encode(head.old, forKey: .old) } else { try c.encodeNil(forKey: .old) }
+        try c.encode(head.new, forKey: .new)
+    }
+}
+
+/// Both heads of a stage evaluation; `nme` is `null` when the checkpoint has no class means.
+struct StageEvaluationOutput: Encodable {
+    let evaluation: StageEvaluation
+
+    enum Keys: String, CodingKey { case cnn, nme }
+
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: Keys.self)
+        try c.encode(HeadEvaluationOutput(head: evaluation.cnn), forKey: .cnn)
+        if let nme = evaluation.nme { try c.encode(HeadEvaluationOutput(head: nme), forKey: .nme) } else { try c.encodeNil(forKey: .nme) }
+    }
 }
 
 extension Raster {
