@@ -18,8 +18,9 @@ It writes Tests/MEMOModelTests/Fixtures/pickle/ (about 200 KB):
   builtins.eval (GLOBAL + REDUCE), os.system by STACK_GLOBAL (protocol 4), a pickled nn.Module subclass and an nn.Sequential.
   The commands would create MARKER; no reader may create it.
 * bad/: complex64 tensor, storage entry shorter than its declared size, a storage declaring
-  2**40 elements, a view reaching past its storage, a zip entry declaring a 2 GB size, the
-  pre-1.6 (non-zip) torch.save format.
+  2**40 elements, a view reaching past its storage, stride-0 views beyond the size limits, a zip
+  entry declaring a 2 GB size, the pre-1.6 (non-zip) torch.save format; views/: an empty view
+  far outside its storage and a transposed one, which read.
 * cifar/: tiny CIFAR-10 and CIFAR-100 in the python layout (pickles as Python 2's cPickle wrote
   the published files: protocol 2, str keys as BINSTRING, numpy.core.multiarray._reconstruct of
   uint8 data) and the same images in the binary layout; plus one CIFAR-10 batch pickled by
@@ -93,11 +94,10 @@ def torch_zip(pickle_bytes, storages=(), name="archive"):
     """A zip laid out as torch.save lays it out (stored entries), around a hand-written pickle."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
-        z.writestr(f"{name}/data.pkl", pickle_bytes)
-        z.writestr(f"{name}/byteorder", "little")
-        for key, data in storages:
-            z.writestr(f"{name}/data/{key}", data)
-        z.writestr(f"{name}/version", "3\n")
+        entries = [("data.pkl", pickle_bytes), ("byteorder", b"little")]
+        entries += [(f"data/{key}", data) for key, data in storages] + [("version", b"3\n")]
+        for entry, data in entries:  # fixed timestamps: the same bytes on every run
+            z.writestr(zipfile.ZipInfo(f"{name}/{entry}", date_time=(1980, 1, 1, 0, 0, 0)), data)
     return buf.getvalue()
 
 
@@ -184,22 +184,37 @@ def make_torch():
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
         for n, d in entries.items():
-            z.writestr(n, d[:16] if n.endswith("/data/0") else d)
+            z.writestr(zipfile.ZipInfo(n, date_time=(1980, 1, 1, 0, 0, 0)), d[:16] if n.endswith("/data/0") else d)
     write("bad/short_storage.pt", buf.getvalue())
 
+    def tensors(numel, views, data):
+        """A state_dict pickle of views (key, offset, size, stride) of one float storage of numel."""
+        def long(v):
+            return b"\x8a\x08" + struct.pack("<q", v)
+        p = b"\x80\x02}q\x00("
+        for i, (key, offset, size, stride) in enumerate(views):
+            p += (b"X" + struct.pack("<I", len(key)) + key.encode() + b"ctorch._utils\n_rebuild_tensor_v2\n("
+                  + b"(X\x07\x00\x00\x00storagectorch\nFloatStorage\nX\x01\x00\x00\x000X\x03\x00\x00\x00cpu"
+                  + long(numel) + b"tQ" + long(offset) + b"(" + b"".join(long(s) for s in size) + b"t"
+                  + b"(" + b"".join(long(s) for s in stride) + b"t" + b"\x89ccollections\nOrderedDict\n)RtR")
+        return torch_zip(p + b"u.", [("0", data)])
+
     def one_tensor(numel, offset, size, stride, data):
-        p = (b"\x80\x02}q\x00X\x01\x00\x00\x00wctorch._utils\n_rebuild_tensor_v2\n(" +
-             b"(X\x07\x00\x00\x00storagectorch\nFloatStorage\nX\x01\x00\x00\x000X\x03\x00\x00\x00cpu\x8a\x08"
-             + struct.pack("<q", numel) + b"tQ\x8a\x08" + struct.pack("<q", offset)
-             + b"(" + b"".join(b"\x8a\x08" + struct.pack("<q", s) for s in size) + b"t"
-             + b"(" + b"".join(b"\x8a\x08" + struct.pack("<q", s) for s in stride) + b"t"
-             + b"\x89ccollections\nOrderedDict\n)RtRs.")
-        return torch_zip(p, [("0", data)])
+        return tensors(numel, [("w", offset, size, stride)], data)
+
     six = w.numpy().tobytes()
     ok = one_tensor(6, 0, [2, 3], [3, 1], six)
     assert torch.equal(torch.load(io.BytesIO(ok), weights_only=True)["w"], w.reshape(2, 3))
     write("bad/huge_numel.pt", one_tensor(1 << 40, 0, [1 << 20, 1 << 20], [1 << 20, 1], six))
     write("bad/past_storage.pt", one_tensor(6, 4, [2, 3], [3, 1], six))
+    # Views larger than their storage: an empty one far outside it reads (as torch reads it),
+    # a stride-0 expand of 256 MiB is beyond the view limit, 100 of 16 MiB beyond the file's budget.
+    empty = tensors(6, [("empty", 1000, [0, 1 << 40, 1 << 40], [1, 1, 1]), ("w", 0, [3, 2], [1, 3])], six)
+    back = torch.load(io.BytesIO(empty), weights_only=True)
+    assert back["empty"].shape == (0, 1 << 40, 1 << 40) and torch.equal(back["w"], w.reshape(2, 3).t())
+    write("views/empty_and_transposed.pt", empty)
+    write("bad/expand_256mib.pt", one_tensor(6, 0, [1 << 13, 1 << 13], [0, 0], six))
+    write("bad/expand_many.pt", tensors(6, [(f"w{i}", 0, [1 << 22], [0]) for i in range(100)], six))
     # A zip entry whose headers declare 0x7FFFFFF0 bytes (stored): larger than the file.
     data = bytearray(good)
     name = [n for n in entries if n.endswith("/data/0")][0].encode()

@@ -13,7 +13,10 @@ public enum ZipArchiveError: Error, CustomStringConvertible, Equatable, Sendable
     /// An entry is compressed or encrypted where only stored entries are read.
     case unsupportedEntry(path: String, entry: String, reason: String)
 
-    public var description: String {
+    /// Names in it may come from a hostile file: control characters are escaped (one line).
+    public var description: String { HDF5Error.oneLine(text) }
+
+    private var text: String {
         switch self {
         case let .cannotOpen(path, reason): return "\(path): cannot open: \(reason)"
         case let .notZip(path): return "\(path): not a zip archive"
@@ -38,6 +41,8 @@ final class ZipArchive {
 
     let path: String
     let entries: [Entry]
+    /// The archive file's size in bytes.
+    let fileSize: UInt64
     private let handle: OpaquePointer
 
     init(path: String) throws {
@@ -45,7 +50,13 @@ final class ZipArchive {
         var code: Int32 = 0
         guard let handle = zip_open(path, ZIP_RDONLY | ZIP_CHECKCONS, &code) else {
             switch code {
-            case ZIP_ER_NOZIP: throw ZipArchiveError.notZip(path: path)
+            case ZIP_ER_NOZIP:
+                // A file that starts as a zip but whose directory libzip rejects is damaged.
+                let head = FileHandle(forReadingAtPath: path).flatMap { try? $0.read(upToCount: 4) }
+                if let head, [UInt8](head) == [0x50, 0x4B, 0x03, 0x04] {
+                    throw ZipArchiveError.corrupt(path: path, reason: "its central directory does not match its entries")
+                }
+                throw ZipArchiveError.notZip(path: path)
             case ZIP_ER_OPEN, ZIP_ER_READ, ZIP_ER_NOENT, ZIP_ER_MEMORY:
                 throw ZipArchiveError.cannotOpen(path: path, reason: Self.message(code: code))
             default: throw ZipArchiveError.corrupt(path: path, reason: Self.message(code: code))
@@ -53,6 +64,7 @@ final class ZipArchive {
         }
         self.handle = handle
         let fileSize = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? UInt64) ?? 0
+        self.fileSize = fileSize
         let count = zip_get_num_entries(handle, 0)
         var entries: [Entry] = []
         var stat = zip_stat_t()
@@ -76,7 +88,11 @@ final class ZipArchive {
                     throw ZipArchiveError.unsupportedEntry(path: path, entry: entryName, reason: "is encrypted")
                 }
                 // A stored entry holds its bytes in the file: it cannot be larger than the file.
-                guard stat.size == stat.comp_size, stat.size <= fileSize else {
+                guard stat.size == stat.comp_size else {
+                    throw ZipArchiveError.corrupt(path: path, reason: "stored entry '\(entryName)' declares \(stat.size) bytes "
+                        + "but holds \(stat.comp_size)")
+                }
+                guard stat.size <= fileSize else {
                     throw ZipArchiveError.tooLarge(path: path, entry: entryName, size: stat.size, limit: fileSize)
                 }
                 entries.append(Entry(index: i, name: entryName, size: stat.size))

@@ -23,7 +23,10 @@ public enum PickleError: Error, CustomStringConvertible, Equatable, Sendable {
     /// Beyond a size limit of the reader.
     case tooLarge(file: String, reason: String)
 
-    public var description: String {
+    /// Names in it may come from a hostile file: control characters are escaped (one line).
+    public var description: String { HDF5Error.oneLine(text) }
+
+    private var text: String {
         switch self {
         case let .malformed(file, offset, reason): return "\(file): malformed pickle at byte \(offset): \(reason)"
         case let .refusedGlobal(file, global, hint):

@@ -13,7 +13,10 @@ public enum PyTorchFileError: Error, CustomStringConvertible, Equatable, Sendabl
     /// The file holds something other than a state_dict of tensors.
     case notAStateDict(path: String, reason: String)
 
-    public var description: String {
+    /// Names in it may come from a hostile file: control characters are escaped (one line).
+    public var description: String { HDF5Error.oneLine(text) }
+
+    private var text: String {
         switch self {
         case let .archive(e): return e.description
         case let .pickle(e): return e.description
@@ -36,7 +39,7 @@ public enum PyTorchFile {
     /// The largest `data.pkl` read (a state_dict's pickle is about 100 bytes per tensor).
     static let maxPickleBytes: UInt64 = 256 << 20
     /// The largest tensor materialised from a view larger than its storage (a stride-0 expand).
-    static let maxViewBytes = 256 << 20
+    static let maxViewBytes = 64 << 20
 
     /// Reads the state_dict in a `torch.save` file: a dict of tensors at the top level, or
     /// nested under one of `nestedStateDictKeys` when the top level holds other things too.
@@ -85,6 +88,8 @@ public enum PyTorchFile {
         let dict = try stateDictionary(in: root, path: path)
         var storages: [String: [UInt8]] = [:]
         var result = StateDict()
+        // Tied weights share a storage; views may repeat one (stride 0): bounded all the same.
+        var budget = 4 * Int(clamping: archive.fileSize) + maxViewBytes
         for (key, value) in zip(dict.keys, dict.values) {
             guard case let .native(object) = value, let tensor = object as? TorchTensor else {
                 throw PyTorchFileError.notAStateDict(path: path, reason:
@@ -105,7 +110,7 @@ public enum PyTorchFile {
                 }
                 storages[storage.key] = try archive.read(entry, limit: entry.size)
             }
-            result.tensors[name] = try materialise(tensor, storage: storages[storage.key]!, path: path, key: name)
+            result.tensors[name] = try materialise(tensor, storage: storages[storage.key]!, path: path, key: name, budget: &budget)
         }
         return result
     }
@@ -137,7 +142,8 @@ public enum PyTorchFile {
     }
 
     /// The tensor's elements in row-major order, bounds-checked against its storage.
-    static func materialise(_ t: TorchTensor, storage: [UInt8], path: String, key: String) throws -> StateDictTensor {
+    /// `budget` is the number of bytes the state_dict's tensors may still take.
+    static func materialise(_ t: TorchTensor, storage: [UInt8], path: String, key: String, budget: inout Int) throws -> StateDictTensor {
         func bad(_ reason: String) -> PyTorchFileError { .badTensor(path: path, key: key, reason: reason) }
         let size = t.storage.dtype.size
         guard t.shape.count == t.strides.count else { throw bad("shape \(t.shape) and strides \(t.strides) differ in rank") }
@@ -163,10 +169,16 @@ public enum PyTorchFile {
                     + "of a storage of \(elements)")
             }
         }
+        if count == 0 { return StateDictTensor(dtype: t.storage.dtype, shape: t.shape, bytes: []) }
         let (bytes, o4) = count.multipliedReportingOverflow(by: size)
         guard !o4, bytes <= max(storage.count, maxViewBytes) else {
             throw bad("shape \(t.shape) needs more bytes than its storage holds and the \(maxViewBytes >> 20) MiB limit for views")
         }
+        guard budget >= bytes else {
+            throw PyTorchFileError.notAStateDict(path: path, reason: "its tensors need more than 4 times the file's size "
+                + "plus \(maxViewBytes >> 20) MiB (views repeating their storages)")
+        }
+        budget -= bytes
         var contiguous = t.strides.count == t.shape.count
         var expected = 1
         for (n, s) in zip(t.shape, t.strides).reversed() {
