@@ -17,7 +17,7 @@ It writes Tests/MEMOModelTests/Fixtures/pickle/ (about 200 KB):
   posix.system and __builtin__.eval (written by torch.save of objects whose __reduce__ names them),
   builtins.eval (GLOBAL + REDUCE), os.system by STACK_GLOBAL (protocol 4), a pickled nn.Module subclass and an nn.Sequential.
   The commands would create MARKER; no reader may create it.
-* bad/: complex64 tensor, storage entry shorter than its declared size, a storage declaring
+* bad/: complex64 tensor, storage entry shorter than its declared size, a byteorder of 'big', a storage declaring
   2**40 elements, a view reaching past its storage, stride-0 views beyond the size limits, a zip
   entry declaring a 2 GB size, the pre-1.6 (non-zip) torch.save format; views/: an empty view
   far outside its storage and a transposed one, which read.
@@ -186,6 +186,11 @@ def make_torch():
         for n, d in entries.items():
             z.writestr(zipfile.ZipInfo(n, date_time=(1980, 1, 1, 0, 0, 0)), d[:16] if n.endswith("/data/0") else d)
     write("bad/short_storage.pt", buf.getvalue())
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        for n, d in entries.items():
+            z.writestr(zipfile.ZipInfo(n, date_time=(1980, 1, 1, 0, 0, 0)), b"big" if n.endswith("/byteorder") else d)
+    write("bad/big_endian.pt", buf.getvalue())
 
     def tensors(numel, views, data):
         """A state_dict pickle of views (key, offset, size, stride) of one float storage of numel."""

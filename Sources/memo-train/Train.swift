@@ -27,7 +27,7 @@ private let defaults = MEMOConfig.defaults
 struct DataOptions: ParsableArguments {
     @Option(name: .customLong("dataset"), help: "Dataset (default \(defaults.dataset.rawValue)).")
     var dataset: DatasetKind?
-    @Option(name: .customLong("data-dir"), help: "Folder with the dataset files (default: /usr/share/datasets/fashion-mnist, ./data for CIFAR).")
+    @Option(name: .customLong("data-dir"), help: "Folder with the dataset files (default: /usr/share/datasets/fashion-mnist, ./data for CIFAR, binary or python version).")
     var dataDir: String?
     @Option(name: .customLong("train-per-class"), parsing: .unconditional, help: "Use only the first N training images of each class (1 or more).")
     var trainPerClass: Int?

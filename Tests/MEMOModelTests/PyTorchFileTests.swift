@@ -102,6 +102,7 @@ import Testing
             ("past_storage.pt", "\(f)/past_storage.pt: tensor 'w': shape [2, 3], strides [3, 1] and offset 4 reach element 9 of a storage of 6"),
             ("legacy.pt", "\(f)/legacy.pt: not a torch.save file: the legacy format of PyTorch before 1.6 "
                 + "(or _use_new_zipfile_serialization=False) is not read; load it and save it again with a current PyTorch"),
+            ("big_endian.pt", "\(f)/big_endian.pt: not a torch.save file: byte order 'big'; only little-endian files are read"),
             ("expand_256mib.pt", "\(f)/expand_256mib.pt: tensor 'w': shape [8192, 8192] needs more bytes than its storage "
                 + "holds and the 64 MiB limit for views"),
         ]

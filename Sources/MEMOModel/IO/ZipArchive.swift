@@ -57,7 +57,7 @@ final class ZipArchive {
                     throw ZipArchiveError.corrupt(path: path, reason: "its central directory does not match its entries")
                 }
                 throw ZipArchiveError.notZip(path: path)
-            case ZIP_ER_OPEN, ZIP_ER_READ, ZIP_ER_NOENT, ZIP_ER_MEMORY:
+            case ZIP_ER_OPEN, ZIP_ER_NOENT where !FileManager.default.isReadableFile(atPath: path):
                 throw ZipArchiveError.cannotOpen(path: path, reason: Self.message(code: code))
             default: throw ZipArchiveError.corrupt(path: path, reason: Self.message(code: code))
             }

@@ -99,7 +99,10 @@ public enum PyTorchFile {
                 throw PyTorchFileError.notAStateDict(path: path, reason: "a tensor under the non-string key \(key.text)")
             }
             let storage = tensor.storage
-            if storages[storage.key] == nil {
+            let bytes: [UInt8]
+            if let cached = storages[storage.key] {
+                bytes = cached
+            } else {
                 guard let entry = archive.entry(named: prefix + "data/" + storage.key) else {
                     throw PyTorchFileError.badTensor(path: path, key: name, reason: "its storage entry \(prefix)data/\(storage.key) is missing")
                 }
@@ -108,9 +111,10 @@ public enum PyTorchFile {
                     throw PyTorchFileError.badTensor(path: path, key: name, reason: "storage \(storage.key) declares \(storage.count) "
                         + "\(storage.dtype.rawValue) elements, its entry holds \(entry.size) bytes")
                 }
-                storages[storage.key] = try archive.read(entry, limit: entry.size)
+                bytes = try archive.read(entry, limit: entry.size)
+                storages[storage.key] = bytes
             }
-            result.tensors[name] = try materialise(tensor, storage: storages[storage.key]!, path: path, key: name, budget: &budget)
+            result.tensors[name] = try materialise(tensor, storage: bytes, path: path, key: name, budget: &budget)
         }
         return result
     }
