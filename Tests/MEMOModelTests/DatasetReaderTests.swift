@@ -113,7 +113,7 @@ import Testing
         FileManager.default.changeCurrentDirectoryPath(dir)
         defer { FileManager.default.changeCurrentDirectoryPath(cwd) }
         #expect(DatasetReaderTests.message { try Dataset.load(kind: .cifar100) }
-            == "data: no such directory; cifar100 is read from data unless --data-dir names its folder "
+            == "--data-dir not given and its default folder data does not exist; name the folder that holds cifar100 "
                 + "(cifar-100-binary/ or its parent, the binary version of CIFAR-100)")
     }
 

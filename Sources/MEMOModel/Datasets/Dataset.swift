@@ -78,7 +78,7 @@ public enum DatasetError: Error, CustomStringConvertible, Equatable {
         case let .missingDirectory(path): return "\(path): no such directory"
         case let .noDataFolder(kind, path, isDefault):
             return isDefault
-                ? "\(path): no such directory; \(kind.rawValue) is read from \(path) unless --data-dir names its folder (\(kind.expectedContents))"
+                ? "--data-dir not given and its default folder \(path) does not exist; name the folder that holds \(kind.rawValue) (\(kind.expectedContents))"
                 : "--data-dir \(path): no such directory"
         case let .missingFile(path, hint): return "\(path): no such file" + (hint.map { " (\($0))" } ?? "")
         case let .cannotRead(path, reason): return "\(path): cannot read: \(reason)"
