@@ -53,6 +53,9 @@ public struct DataParallel {
     func sum(_ values: inout [Float]) { communicator?.allreduceSum(&values) }
     func sum(_ values: inout [Double]) { communicator?.allreduceSum(&values) }
 
+    /// Waits for every rank (nothing to do in one process).
+    func barrier() { communicator?.barrier() }
+
     /// Gives every rank rank 0's values of `parameters` (weights and running statistics).
     func broadcast(_ parameters: [Parameter]) {
         guard let communicator else { return }
@@ -67,57 +70,58 @@ public struct DataParallel {
     }
 }
 
-/// What one step reports for the epoch line: the batch's mean losses (classification and the
-/// unweighted auxiliary term) and its correct rows.
-struct StepOutcome {
-    var loss: Double
-    var auxiliary: Double
-    var correct: Int
+/// What one step reports: the batch's mean losses (classification and the unweighted auxiliary
+/// term, over every rank) and its correct rows.
+public struct StepOutcome {
+    public var loss: Double
+    public var auxiliary: Double
+    public var correct: Int
 }
 
-extension MEMOTrainer {
-    /// One SGD step on the global batch in `input` (`labels.count` rows), spread as `parallel`
-    /// says. Returns the mean losses over the whole batch and the rows whose top-1 is right,
-    /// counted over every rank.
-    func dataParallelStep(_ parallel: DataParallel, input: [Float], labels: [Int], known: Int, stage: Int, epoch: Int,
-                          batch: Int, sgd: SGD, parameters: [Parameter]) throws -> StepOutcome {
+extension DataParallel {
+    /// The gradient step's first half on the global batch in `input` (`labels.count` rows): forward
+    /// and backward on this process's shards, summed over the ranks, weighted by shard size. Leaves
+    /// the batch gradient in each parameter's `grad` and the averaged running statistics in the
+    /// network; the caller checks the losses and applies its optimizer. `auxKnownClasses` nil
+    /// leaves the auxiliary loss out (stage 0).
+    public func computeGradients(network: MEMONetwork, input: [Float], labels: [Int], auxKnownClasses: Int?,
+                                 alphaAux: Double, parameters: [Parameter]) -> StepOutcome {
         let n = labels.count
         let imageSize = input.count / max(n, 1)
         let statistics = network.batchStatisticParameters()
         let start = statistics.map(\.value.data)
         let gradientCount = parameters.reduce(0) { $0 + $1.value.count }
-        // One buffer: the weighted gradients, then the running statistics, then loss, aux loss
-        // and correct rows; summed over the ranks in one pass of buckets.
+        // One buffer: the weighted gradients, then the running statistics; summed over the ranks
+        // in one pass of buckets.
         var sum = [Float](repeating: 0, count: gradientCount + statistics.reduce(0) { $0 + $1.value.count })
         var counters = [Double](repeating: 0, count: 3)
-        for r in parallel.localShards {
-            if parallel.localShards.count > 1 {
+        for r in localShards {
+            if localShards.count > 1 {
                 for (p, v) in zip(statistics, start) { p.value.data = v }
             }
-            let rows = parallel.shard(r, of: n)
+            let rows = shard(r, of: n)
             if !rows.isEmpty {
                 input.withUnsafeBufferPointer {
                     network.forward($0.baseAddress! + rows.lowerBound * imageSize, count: rows.count, training: true)
                 }
                 let shardLabels = Array(labels[rows])
                 let loss = MEMOLoss(network: network, labels: shardLabels,
-                                    auxLabels: stage > 0 ? MEMOLoss.auxiliaryLabels(shardLabels, knownClasses: known) : nil,
-                                    alphaAux: config.alphaAux)
-                guard loss.total.isFinite else {
-                    throw TrainingError.nonFiniteLoss(stage: stage, epoch: epoch, batch: batch, loss: loss.total)
-                }
+                                    auxLabels: auxKnownClasses.map { MEMOLoss.auxiliaryLabels(shardLabels, knownClasses: $0) },
+                                    alphaAux: alphaAux)
                 network.backward(loss)
                 let weight = Float(rows.count) / Float(n)
                 var offset = 0
                 for p in parameters {
                     if let g = p.grad {
-                        for i in 0..<g.count { sum[offset + i] += weight * g.data[i] }
+                        g.data.withUnsafeBufferPointer { g in
+                            for i in 0..<g.count { sum[offset + i] += weight * g[i] }
+                        }
                     }
                     offset += p.value.count
                 }
                 counters[0] += Double(weight) * loss.classification
                 counters[1] += Double(weight) * loss.auxiliary
-                counters[2] += Double(correctRows(labels: shardLabels))
+                counters[2] += Double(network.correctRows(labels: shardLabels))
             }
             var offset = gradientCount
             for p in statistics {
@@ -125,8 +129,8 @@ extension MEMOTrainer {
                 offset += p.value.count
             }
         }
-        parallel.sum(&sum)
-        parallel.sum(&counters)
+        self.sum(&sum)
+        self.sum(&counters)
         var offset = 0
         for p in parameters {
             let c = p.value.count
@@ -137,19 +141,20 @@ extension MEMOTrainer {
         }
         for p in statistics {
             let c = p.value.count
-            p.value.data = sum[offset..<(offset + c)].map { $0 / Float(parallel.ranks) }
+            p.value.data = sum[offset..<(offset + c)].map { $0 / Float(ranks) }
             offset += c
         }
-        sgd.step(parameters)
         return StepOutcome(loss: counters[0], auxiliary: counters[1], correct: Int(counters[2]))
     }
+}
 
+extension MEMONetwork {
     /// Rows of the last forward pass whose highest logit is their label.
-    func correctRows(labels: [Int]) -> Int {
-        let c = network.classCount
+    public func correctRows(labels: [Int]) -> Int {
+        let c = classCount
         var correct = 0
         for (r, label) in labels.enumerated() {
-            let row = network.logits[(r * c)..<((r + 1) * c)]
+            let row = logits[(r * c)..<((r + 1) * c)]
             if row.firstIndex(of: row.max()!)! - row.startIndex == label { correct += 1 }
         }
         return correct

@@ -162,11 +162,16 @@ public final class MEMOTrainer {
                     network.backward(loss)
                     sgd.step(params)
                     lossSum += loss.total; auxSum += loss.auxiliary
-                    correct += correctRows(labels: labels)
+                    correct += network.correctRows(labels: labels)
                 } else {
-                    let step = try dataParallelStep(parallel, input: input, labels: labels, known: known, stage: stage,
-                                                    epoch: epoch, batch: b, sgd: sgd, parameters: params)
-                    lossSum += step.loss + config.alphaAux * step.auxiliary; auxSum += step.auxiliary
+                    let step = parallel.computeGradients(network: network, input: input, labels: labels,
+                                                         auxKnownClasses: stage > 0 ? known : nil, alphaAux: config.alphaAux,
+                                                         parameters: params)
+                    let total = step.loss + config.alphaAux * step.auxiliary
+                    // The batch's loss over every rank: all ranks stop together.
+                    guard total.isFinite else { throw TrainingError.nonFiniteLoss(stage: stage, epoch: epoch, batch: b, loss: total) }
+                    sgd.step(params)
+                    lossSum += total; auxSum += step.auxiliary
                     correct += step.correct
                 }
                 afterStep?(network, stage, epoch, b)
