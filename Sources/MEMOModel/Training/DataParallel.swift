@@ -56,6 +56,32 @@ public struct DataParallel {
     /// Waits for every rank (nothing to do in one process).
     func barrier() { communicator?.barrier() }
 
+    /// Gives every rank rank 0's exemplars and class means (each rank herds the same way, but
+    /// ranks on CPUs of other kinds could round features differently: rank 0's choice is the
+    /// run's). The memory's shape, classes and counts per class, is the same on every rank.
+    func broadcast(memory: inout ExemplarMemory, classMeans: inout [[Float]]) {
+        guard let communicator else { return }
+        var indices = memory.indicesByClass.flatMap { $0 }.flatMap { i in withUnsafeBytes(of: Int64(i).littleEndian) { Array($0) } }
+        communicator.broadcast(&indices)
+        var offset = 0
+        for c in memory.indicesByClass.indices {
+            for j in memory.indicesByClass[c].indices {
+                var v: Int64 = 0
+                for b in 0..<8 { v |= Int64(indices[offset + b]) << (8 * Int64(b)) }
+                memory.indicesByClass[c][j] = Int(Int64(littleEndian: v))
+                offset += 8
+            }
+        }
+        var means = classMeans.flatMap { $0 }
+        communicator.broadcast(&means)
+        offset = 0
+        for c in classMeans.indices {
+            let n = classMeans[c].count
+            classMeans[c] = Array(means[offset..<(offset + n)])
+            offset += n
+        }
+    }
+
     /// Gives every rank rank 0's values of `parameters` (weights and running statistics).
     func broadcast(_ parameters: [Parameter]) {
         guard let communicator else { return }

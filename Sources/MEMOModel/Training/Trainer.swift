@@ -116,6 +116,7 @@ public final class MEMOTrainer {
             log(String(format: "  weight align: gamma %.4f", gamma!))
         }
         buildMemory(known: known, total: total)
+        parallel.broadcast(memory: &memory, classMeans: &classMeans)
         let result = try evaluate(stage: stage, known: known, total: total, gamma: gamma,
                               seconds: Date().timeIntervalSince(start))
         results.append(result)
