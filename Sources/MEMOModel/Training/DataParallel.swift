@@ -68,7 +68,7 @@ public struct DataParallel {
             for j in memory.indicesByClass[c].indices {
                 var v: Int64 = 0
                 for b in 0..<8 { v |= Int64(indices[offset + b]) << (8 * Int64(b)) }
-                memory.indicesByClass[c][j] = Int(Int64(littleEndian: v))
+                memory.indicesByClass[c][j] = Int(v)
                 offset += 8
             }
         }
