@@ -73,7 +73,7 @@ import Testing
         #expect(Self.message { try Dataset.load(kind: .cifar100, dataDir: dir) } == "\(meta): no 'fine_label_names' list")
         // A CIFAR-100 folder read as CIFAR-10: no test_batch there, so no CIFAR-10 files.
         #expect(Self.message { try Dataset.load(kind: .cifar10, dataDir: dir + "/cifar-100-python") }?
-            .hasPrefix("--data-dir \(dir)/cifar-100-python: no cifar10 files; expected cifar-10-batches-bin/") == true)
+            .hasPrefix("--data-dir \(dir)/cifar-100-python: holds no cifar10 files; expected cifar-10-batches-bin/") == true)
         // A truncated pickle: one line naming the file.
         try DataFixtures.write(Array(trainBytes.prefix(5000)), to: meta)
         let truncated = Self.message { try Dataset.load(kind: .cifar100, dataDir: dir) }

@@ -113,7 +113,7 @@ import Testing
         FileManager.default.changeCurrentDirectoryPath(dir)
         defer { FileManager.default.changeCurrentDirectoryPath(cwd) }
         #expect(DatasetReaderTests.message { try Dataset.load(kind: .cifar100) }
-            == "data: no such directory; cifar100 is read from data unless --data-dir names its folder "
+            == "--data-dir not given and its default folder data does not exist; name the folder that holds cifar100 "
                 + "(cifar-100-binary/ or cifar-100-python/, or their parent)")
     }
 
@@ -208,7 +208,7 @@ import Testing
         let empty = dir + "/empty"
         try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
         let missing = #expect(throws: DatasetError.self) { try Dataset.load(kind: .cifar100, dataDir: empty) }
-        #expect(missing?.description == "--data-dir \(empty): no cifar100 files; expected cifar-100-binary/{train,test}.bin "
+        #expect(missing?.description == "--data-dir \(empty): holds no cifar100 files; expected cifar-100-binary/{train,test}.bin "
             + "+ fine_label_names.txt (binary version) or cifar-100-python/{train,test,meta} (python version), "
             + "in this folder or as the folder itself")
     }

@@ -68,11 +68,12 @@ enum CIFAR {
 
     static let imageBytes = 32 * 32 * 3
 
-    static func load(_ variant: Variant, directory: String) throws -> Dataset {
+    /// `isDefault`: the folder is the default one, no --data-dir was given (for messages).
+    static func load(_ variant: Variant, directory: String, isDefault: Bool = false) throws -> Dataset {
         let names: [String]
         var train = [UInt8](), trainLabels = [Int]()
         let test: ImageSet
-        switch try resolveLayout(variant, directory: directory) {
+        switch try resolveLayout(variant, directory: directory, isDefault: isDefault) {
         case let .binary(folder):
             names = try readClassNames(joinPath(folder, variant.namesFile), count: variant.classCount)
             for file in variant.trainFiles {
@@ -98,7 +99,7 @@ enum CIFAR {
     /// Where the files are: `directory` itself or its `cifar-…-bin` / `cifar-…-python` subfolder,
     /// the binary version first. A folder holding only torchvision's archive gets the archive's
     /// verdict (`archiveAdvice`).
-    static func resolveLayout(_ variant: Variant, directory: String) throws -> Layout {
+    static func resolveLayout(_ variant: Variant, directory: String, isDefault: Bool = false) throws -> Layout {
         for candidate in [directory, joinPath(directory, variant.folder)]
         where fileExists(joinPath(candidate, variant.testFile)) {
             return .binary(candidate)
@@ -109,7 +110,7 @@ enum CIFAR {
         }
         let archive = joinPath(directory, variant.archive)
         if fileExists(archive) { throw try archiveAdvice(variant, archive: archive) }
-        throw DatasetError.noCIFARFiles(kind: variant.kind, path: directory, expected: variant.expectedFiles)
+        throw DatasetError.noCIFARFiles(kind: variant.kind, path: directory, expected: variant.expectedFiles, isDefault: isDefault)
     }
 
     /// The error for torchvision's archive given instead of its extracted folder: a wrong MD5

@@ -69,8 +69,9 @@ public enum DatasetError: Error, CustomStringConvertible, Equatable {
     case emptyClass(path: String)
     case classFoldersDiffer(train: String, test: String, onlyInTrain: [String], onlyInTest: [String])
     case invalidClassOrder(path: String, problem: String)
-    /// No CIFAR files in the --data-dir folder (`expected` lists both layouts).
-    case noCIFARFiles(kind: DatasetKind, path: String, expected: String)
+    /// No CIFAR files in the --data-dir folder (`expected` lists both layouts); `isDefault` when
+    /// no --data-dir was given.
+    case noCIFARFiles(kind: DatasetKind, path: String, expected: String, isDefault: Bool)
     /// torchvision's CIFAR archive whose MD5 is not the published one.
     case archiveChecksum(path: String, found: String, expected: String)
     /// torchvision's CIFAR archive (MD5 verified) where its extracted folder is needed.
@@ -88,7 +89,7 @@ public enum DatasetError: Error, CustomStringConvertible, Equatable {
         case let .missingDirectory(path): return "\(path): no such directory"
         case let .noDataFolder(kind, path, isDefault):
             return isDefault
-                ? "\(path): no such directory; \(kind.rawValue) is read from \(path) unless --data-dir names its folder (\(kind.expectedContents))"
+                ? "--data-dir not given and its default folder \(path) does not exist; name the folder that holds \(kind.rawValue) (\(kind.expectedContents))"
                 : "--data-dir \(path): no such directory"
         case let .missingFile(path, hint): return "\(path): no such file" + (hint.map { " (\($0))" } ?? "")
         case let .cannotRead(path, reason): return "\(path): cannot read: \(reason)"
@@ -108,8 +109,9 @@ public enum DatasetError: Error, CustomStringConvertible, Equatable {
             if !onlyTest.isEmpty { parts.append("only in \(test): \(onlyTest.joined(separator: ", "))") }
             return "class folders of \(train) and \(test) differ: " + parts.joined(separator: "; ")
         case let .invalidClassOrder(path, problem): return "\(path): invalid class order: \(problem)"
-        case let .noCIFARFiles(kind, path, expected):
-            return "--data-dir \(path): no \(kind.rawValue) files; expected \(expected), in this folder or as the folder itself"
+        case let .noCIFARFiles(kind, path, expected, isDefault):
+            return (isDefault ? "--data-dir not given and its default folder \(path) holds" : "--data-dir \(path): holds")
+                + " no \(kind.rawValue) files; expected \(expected), in this folder or as the folder itself"
         case let .archiveChecksum(path, found, expected):
             return "\(path): MD5 \(found) is not the published \(expected): the download is incomplete or damaged"
         case let .archiveNotExtracted(path, command, folder):
@@ -171,7 +173,7 @@ public struct Dataset: Sendable {
         if kind == .cifar10 || kind == .cifar100, !isDirectory(dir), fileExists(dir) {
             let variant: CIFAR.Variant = kind == .cifar10 ? .cifar10 : .cifar100
             guard (dir as NSString).lastPathComponent == variant.archive else {
-                throw DatasetError.noCIFARFiles(kind: kind, path: dir, expected: variant.expectedFiles)
+                throw DatasetError.noCIFARFiles(kind: kind, path: dir, expected: variant.expectedFiles, isDefault: dataDir == nil)
             }
             throw try CIFAR.archiveAdvice(variant, archive: dir)
         }
@@ -179,8 +181,8 @@ public struct Dataset: Sendable {
         var dataset: Dataset
         switch kind {
         case .fashionMNIST: dataset = try FashionMNIST.load(directory: dir)
-        case .cifar10: dataset = try CIFAR.load(.cifar10, directory: dir)
-        case .cifar100: dataset = try CIFAR.load(.cifar100, directory: dir)
+        case .cifar10: dataset = try CIFAR.load(.cifar10, directory: dir, isDefault: dataDir == nil)
+        case .cifar100: dataset = try CIFAR.load(.cifar100, directory: dir, isDefault: dataDir == nil)
         case .png: dataset = try PNGFolder.load(directory: dir, trainPerClass: trainPerClass, testPerClass: testPerClass)
         }
         if kind != .png {
