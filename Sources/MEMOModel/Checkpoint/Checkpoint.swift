@@ -176,7 +176,7 @@ extension Checkpoint {
         }
         var byClass = [[Int]](repeating: [], count: classesSeen)
         for (i, y) in zip(memIdx, memLabels) { byClass[y].append(i) }
-        let width = Backbone.featureWidth * sizes.count
+        let width = backbone.featureWidth * sizes.count
         let means = try f.readFloats("class_means", expectedShape: [classesSeen, width])
         let evalJSON = try f.attributeString("evaluation_json")
         let evaluation: StageEvaluation

@@ -1,18 +1,35 @@
 import CDNNL
 
-/// 3x3 convolution, padding 1, stride 1 or 2, no bias: forward, backward-data and
-/// backward-weights through oneDNN.
+/// 2-D convolution (square kernel, any stride and padding, optional bias): forward, backward-data
+/// and backward-weights (and bias) through oneDNN. MEMO's CIFAR ResNets use 3x3 / padding 1
+/// without bias; ConvNet2 adds a bias; the ImageNet ResNet-18 has a 7x7 stride-2 stem (padding 3)
+/// and 1x1 stride-2 shortcut projections.
 ///
 /// Weights are kept plain (OIHW) in `weight`; each pass reorders them into the layout oneDNN's
 /// kernel asked for (a few KB, negligible) and the weight gradient back to OIHW. Activations are
 /// `nChw16c`, except the input of the first convolution (plain NCHW with 3 channels).
 ///
-/// Shapes: input [N, inChannels, H, W] -> output [N, outChannels, H/stride, W/stride].
+/// Shapes: input [N, inChannels, H, W] -> output [N, outChannels, H', W'] with
+/// H' = (H + 2·padding − kernel) / stride + 1 (floor, as PyTorch).
 public final class Conv2D: ParameterContainer {
+    /// How the weights (and bias) start.
+    public enum Initialization: Sendable {
+        /// normal(0, sqrt(2 / (k·k·outChannels))): PyTorch's `kaiming_normal_(mode='fan_out',
+        /// nonlinearity='relu')`, what MEMO's ResNets apply to every convolution.
+        case kaimingNormalFanOut
+        /// PyTorch's default for `nn.Conv2d` (used by ConvNet2, which sets no initialisation):
+        /// weight and bias uniform in ±1/sqrt(inChannels·k·k) (kaiming_uniform with a = sqrt(5)).
+        case pytorchDefault
+    }
+
     public let inChannels: Int
     public let outChannels: Int
+    public let kernel: Int
     public let stride: Int
+    public let padding: Int
     public let weight: Parameter
+    /// The per-output-channel bias, when the layer has one.
+    public let bias: Parameter?
 
     private struct Key: Hashable { let shape: BatchShape; let layout: Activation.Layout }
     private final class Plan {
@@ -45,39 +62,75 @@ public final class Conv2D: ParameterContainer {
     }
     private var plans = PlanCache<Key, Plan>()
 
-    /// Creates the layer with MEMO's initialisation: normal(0, sqrt(2 / (3·3·outChannels))).
-    public init(inChannels: Int, outChannels: Int, stride: Int, rng: inout MEMORandom) {
-        precondition(stride == 1 || stride == 2, "stride must be 1 or 2")
-        self.inChannels = inChannels
-        self.outChannels = outChannels
-        self.stride = stride
-        let std = (2.0 / Double(9 * outChannels)).squareRoot()
-        let count = outChannels * inChannels * 9
-        var w = [Float](repeating: 0, count: count)
-        for i in 0..<count { w[i] = Float(rng.normal() * std) }
-        weight = Parameter(Tensor(shape: [outChannels, inChannels, 3, 3], data: w))
+    /// A 3x3 convolution, padding 1, no bias, MEMO's ResNet initialisation (the CIFAR ResNets' layer).
+    public convenience init(inChannels: Int, outChannels: Int, stride: Int, rng: inout MEMORandom) {
+        self.init(inChannels: inChannels, outChannels: outChannels, kernel: 3, stride: stride, padding: 1,
+                  bias: false, initialization: .kaimingNormalFanOut, rng: &rng)
     }
 
-    public func namedParameters() -> [(String, Parameter)] { [("weight", weight)] }
+    public init(inChannels: Int, outChannels: Int, kernel: Int, stride: Int, padding: Int, bias: Bool,
+                initialization: Initialization, rng: inout MEMORandom) {
+        precondition(kernel >= 1 && stride >= 1 && padding >= 0, "invalid convolution geometry")
+        self.inChannels = inChannels
+        self.outChannels = outChannels
+        self.kernel = kernel
+        self.stride = stride
+        self.padding = padding
+        let count = outChannels * inChannels * kernel * kernel
+        var w = [Float](repeating: 0, count: count)
+        var b: [Float]?
+        switch initialization {
+        case .kaimingNormalFanOut:
+            let std = (2.0 / Double(kernel * kernel * outChannels)).squareRoot()
+            for i in 0..<count { w[i] = Float(rng.normal() * std) }
+            if bias { b = [Float](repeating: 0, count: outChannels) }
+        case .pytorchDefault:
+            let bound = 1 / Double(inChannels * kernel * kernel).squareRoot()
+            for i in 0..<count { w[i] = Float((2 * rng.uniform() - 1) * bound) }
+            if bias { b = (0..<outChannels).map { _ in Float((2 * rng.uniform() - 1) * bound) } }
+        }
+        weight = Parameter(Tensor(shape: [outChannels, inChannels, kernel, kernel], data: w))
+        self.bias = b.map { Parameter(Tensor(shape: [outChannels], data: $0)) }
+    }
+
+    public func namedParameters() -> [(String, Parameter)] {
+        [("weight", weight)] + (bias.map { [("bias", $0)] } ?? [])
+    }
 
     private var strides: [Int64] { [Int64(stride), Int64(stride)] }
-    private let padding: [Int64] = [1, 1]
+    private var paddings: [Int64] { [Int64(padding), Int64(padding)] }
+    private var weightDims: [Int] { [outChannels, inChannels, kernel, kernel] }
+    private var biasMD: dnnl_memory_desc_t { memoryDesc([outChannels], dnnl_a) }
+
+    /// Output height or width for an input extent.
+    func outputExtent(_ n: Int) -> Int { (n + 2 * padding - kernel) / stride + 1 }
+
+    /// oneDNN's right/bottom padding: what makes its output size equal PyTorch's floor formula
+    /// (it may be smaller than `padding` when the stride skips the last rows).
+    private func rightPadding(_ s: BatchShape) -> [Int64] {
+        [Int64((outputExtent(s.h) - 1) * stride + kernel - s.h - padding),
+         Int64((outputExtent(s.w) - 1) * stride + kernel - s.w - padding)]
+    }
 
     private func plan(for x: Activation) -> Plan {
         precondition(x.shape.c == inChannels, "Conv2D expects \(inChannels) channels, got \(x.shape)")
         return plans.get(Key(shape: x.shape, layout: x.layout)) {
             let s = x.shape
-            let out = BatchShape(n: s.n, c: outChannels, h: (s.h - 1) / stride + 1, w: (s.w - 1) / stride + 1)
+            precondition(s.h + 2 * padding >= kernel && s.w + 2 * padding >= kernel, "Conv2D: input \(s) smaller than kernel \(kernel)")
+            let out = BatchShape(n: s.n, c: outChannels, h: outputExtent(s.h), w: outputExtent(s.w))
             var src = x.md
-            var wAny = memoryDesc([outChannels, inChannels, 3, 3], dnnl_format_tag_any)
+            var wAny = memoryDesc(weightDims, dnnl_format_tag_any)
+            var bmd = biasMD
             var dst = memoryDesc([out.n, out.c, out.h, out.w], blockedTag)
             var desc = dnnl_convolution_desc_t()
-            dnnlCheck(dnnl_convolution_forward_desc_init(&desc, dnnl_forward_training, dnnl_convolution_direct,
-                                                         &src, &wAny, nil, &dst, strides, padding, padding),
-                      "conv fwd desc \(s)")
+            let status = bias == nil
+                ? dnnl_convolution_forward_desc_init(&desc, dnnl_forward_training, dnnl_convolution_direct,
+                                                     &src, &wAny, nil, &dst, strides, paddings, rightPadding(s))
+                : dnnl_convolution_forward_desc_init(&desc, dnnl_forward_training, dnnl_convolution_direct,
+                                                     &src, &wAny, &bmd, &dst, strides, paddings, rightPadding(s))
+            dnnlCheck(status, "conv fwd desc \(s)")
             let fwd = Primitive(&desc, what: "conv fwd \(s) -> \(out)")
-            return Plan(forward: fwd, outShape: out,
-                        plainWeightsMD: memoryDesc([outChannels, inChannels, 3, 3], dnnl_oihw))
+            return Plan(forward: fwd, outShape: out, plainWeightsMD: memoryDesc(weightDims, dnnl_oihw))
         }
     }
 
@@ -89,14 +142,22 @@ public final class Conv2D: ParameterContainer {
             p.fwdReorder.execute([(DNNL_ARG_FROM, p.plainWeightsMD, w.baseAddress!),
                                   (DNNL_ARG_TO, p.fwdWeightsMD, p.fwdWeights.raw)])
         }
-        p.forward.execute([(DNNL_ARG_SRC, x.md, x.raw),
-                           (DNNL_ARG_WEIGHTS, p.fwdWeightsMD, p.fwdWeights.raw),
-                           (DNNL_ARG_DST, p.output.md, p.output.raw)])
+        var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
+            (DNNL_ARG_SRC, x.md, x.raw), (DNNL_ARG_WEIGHTS, p.fwdWeightsMD, p.fwdWeights.raw),
+            (DNNL_ARG_DST, p.output.md, p.output.raw)]
+        if let bias {
+            bias.value.data.withUnsafeMutableBytes { b in
+                args.append((DNNL_ARG_BIAS, biasMD, b.baseAddress!))
+                p.forward.execute(args)
+            }
+        } else {
+            p.forward.execute(args)
+        }
         return p.output
     }
 
-    /// Backward pass for the forward call on `x`. Writes `weight.grad` (OIHW) when
-    /// `weightGradient`; returns the input gradient when `inputGradient`.
+    /// Backward pass for the forward call on `x`. Writes `weight.grad` (OIHW) and `bias.grad`
+    /// when `weightGradient`; returns the input gradient when `inputGradient`.
     func backward(input x: Activation, gradOutput dy: Activation, inputGradient: Bool,
                   weightGradient: Bool) -> Activation? {
         let p = plan(for: x)
@@ -104,21 +165,35 @@ public final class Conv2D: ParameterContainer {
         if weightGradient {
             if p.backwardWeights == nil {
                 var src = x.md
-                var dw = memoryDesc([outChannels, inChannels, 3, 3], dnnl_format_tag_any)
+                var dw = memoryDesc(weightDims, dnnl_format_tag_any)
+                var db = biasMD
                 var ddst = dy.md
                 var desc = dnnl_convolution_desc_t()
-                dnnlCheck(dnnl_convolution_backward_weights_desc_init(&desc, dnnl_convolution_direct, &src, &dw, nil,
-                                                                      &ddst, strides, padding, padding),
-                          "conv bwd weights desc")
+                let status = bias == nil
+                    ? dnnl_convolution_backward_weights_desc_init(&desc, dnnl_convolution_direct, &src, &dw, nil,
+                                                                  &ddst, strides, paddings, rightPadding(x.shape))
+                    : dnnl_convolution_backward_weights_desc_init(&desc, dnnl_convolution_direct, &src, &dw, &db,
+                                                                  &ddst, strides, paddings, rightPadding(x.shape))
+                dnnlCheck(status, "conv bwd weights desc")
                 let prim = Primitive(&desc, hint: p.forward, what: "conv bwd weights \(x.shape)")
                 p.backwardWeights = prim
                 p.diffWeightsMD = prim.md(dnnl_query_diff_weights_md)
                 p.diffWeights = FloatBuffer(count: memoryDescSize(p.diffWeightsMD) / 4)
                 p.diffReorder = Primitive(reorderFrom: p.diffWeightsMD, to: p.plainWeightsMD)
             }
-            p.backwardWeights!.execute([(DNNL_ARG_SRC, x.md, x.raw),
-                                        (DNNL_ARG_DIFF_DST, dy.md, dy.raw),
-                                        (DNNL_ARG_DIFF_WEIGHTS, p.diffWeightsMD, p.diffWeights!.raw)])
+            var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
+                (DNNL_ARG_SRC, x.md, x.raw), (DNNL_ARG_DIFF_DST, dy.md, dy.raw),
+                (DNNL_ARG_DIFF_WEIGHTS, p.diffWeightsMD, p.diffWeights!.raw)]
+            if let bias {
+                var gb = bias.gradStorage()
+                gb.data.withUnsafeMutableBytes { b in
+                    args.append((DNNL_ARG_DIFF_BIAS, biasMD, b.baseAddress!))
+                    p.backwardWeights!.execute(args)
+                }
+                bias.grad = gb
+            } else {
+                p.backwardWeights!.execute(args)
+            }
             var g = weight.gradStorage()
             g.data.withUnsafeMutableBytes { gp in
                 p.diffReorder!.execute([(DNNL_ARG_FROM, p.diffWeightsMD, p.diffWeights!.raw),
@@ -129,11 +204,11 @@ public final class Conv2D: ParameterContainer {
         guard inputGradient else { return nil }
         if p.backwardData == nil {
             var dsrc = x.md
-            var wAny = memoryDesc([outChannels, inChannels, 3, 3], dnnl_format_tag_any)
+            var wAny = memoryDesc(weightDims, dnnl_format_tag_any)
             var ddst = dy.md
             var desc = dnnl_convolution_desc_t()
             dnnlCheck(dnnl_convolution_backward_data_desc_init(&desc, dnnl_convolution_direct, &dsrc, &wAny, &ddst,
-                                                               strides, padding, padding),
+                                                               strides, paddings, rightPadding(x.shape)),
                       "conv bwd data desc")
             let prim = Primitive(&desc, hint: p.forward, what: "conv bwd data \(x.shape)")
             p.backwardData = prim

@@ -5,16 +5,11 @@ import Foundation
 // (`auc(points:)`).
 
 extension BudgetArchitecture {
-    /// A backbone by name: every `Backbone` name (`memo_resnet32`, `resnet14`, ...) or the
-    /// reference's ConvNet2 (`conv2`, `memo_conv2`, `convnet2`). `nil` for anything else.
+    /// A backbone by name: every `Backbone` name (`memo_resnet32`, `resnet14`, `memo_conv2`,
+    /// `conv2`, `memo_resnet18`, ...). `nil` for anything else.
     public init?(name: String) {
-        if ["conv2", "memo_conv2", "convnet2"].contains(name.lowercased()) {
-            self = .convNet2
-        } else if let backbone = Backbone(name: name) {
-            self = .resNet(blocksPerStage: backbone.blocksPerStage)
-        } else {
-            return nil
-        }
+        guard let backbone = Backbone(name: name) else { return nil }
+        self = backbone.budgetArchitecture
     }
 }
 

@@ -80,6 +80,21 @@ public enum ParameterCount {
         generalized(blocksPerStage: n) + specializedBlock(blocksPerStage: n)
     }
 
+    /// One ImageNet BasicBlock of `width` channels reading `inputs` channels; a projection
+    /// shortcut (1x1 conv + BN) where `inputs` differs.
+    static func imageNetBlock(_ inputs: Int, _ width: Int) -> Int {
+        convBN(inputs, width) + convBN(width, width) + (inputs != width ? inputs * width + 2 * width : 0)
+    }
+
+    /// ResNet-18's generalized part: conv7x7 3->64 + BN, layer1 (64), layer2 (128), layer3 (256),
+    /// two BasicBlocks each. 2,782,784.
+    public static let resNet18Generalized = 49 * 3 * 64 + 2 * 64
+        + 2 * imageNetBlock(64, 64) + imageNetBlock(64, 128) + imageNetBlock(128, 128)
+        + imageNetBlock(128, 256) + imageNetBlock(256, 256)
+
+    /// ResNet-18's specialized block: layer4 (two BasicBlocks of 512). 8,393,728.
+    public static let resNet18SpecializedBlock = imageNetBlock(256, 512) + imageNetBlock(512, 512)
+
     /// A linear layer with bias.
     public static func linear(inputs: Int, outputs: Int) -> Int { inputs * outputs + outputs }
 
@@ -101,6 +116,9 @@ public enum BudgetArchitecture: Hashable, Sendable, CustomStringConvertible {
     case convNet2
     /// CIFAR ResNet of depth 6n + 2.
     case resNet(blocksPerStage: Int)
+    /// The ImageNet ResNet-18 (`memo_resnet18`), split after layer3: 2,782,784 + 8,393,728 =
+    /// 11,176,512 (torchvision's resnet18 without its fc).
+    case resNet18
 
     /// ResNet32, the reference single backbone on CIFAR.
     public static let resNet32 = BudgetArchitecture.resNet(blocksPerStage: 5)
@@ -109,6 +127,7 @@ public enum BudgetArchitecture: Hashable, Sendable, CustomStringConvertible {
         switch self {
         case .convNet2: return 9 * 3 * 64 + 64 + 2 * 64
         case let .resNet(n): return ParameterCount.generalized(blocksPerStage: n)
+        case .resNet18: return ParameterCount.resNet18Generalized
         }
     }
 
@@ -116,6 +135,7 @@ public enum BudgetArchitecture: Hashable, Sendable, CustomStringConvertible {
         switch self {
         case .convNet2: return 9 * 64 * 64 + 64 + 2 * 64
         case let .resNet(n): return ParameterCount.specializedBlock(blocksPerStage: n)
+        case .resNet18: return ParameterCount.resNet18SpecializedBlock
         }
     }
 
@@ -129,6 +149,7 @@ public enum BudgetArchitecture: Hashable, Sendable, CustomStringConvertible {
         switch self {
         case .convNet2: return "ConvNet2"
         case let .resNet(n): return "ResNet\(6 * n + 2)"
+        case .resNet18: return "ResNet18"
         }
     }
 }

@@ -1,27 +1,69 @@
-/// MEMO's CIFAR backbones: ResNets of depth 6n+2 split after the second stage into the shared
-/// generalized blocks and one specialized block per stage.
+/// MEMO's backbones (the reference's `convnet_type`), each split into shared generalized blocks
+/// and one specialized block per stage:
+/// - the CIFAR ResNets of depth 6n+2, split after the second stage (64-d feature per block);
+/// - `memo_conv2`, ConvNet2 split after its first conv block (64-d feature), the smallest point
+///   of the "auc" sweep;
+/// - `memo_resnet18`, the ImageNet ResNet-18 split after layer3 (512-d feature), the network of
+///   the paper's ImageNet-100 tables.
 public enum Backbone: String, CaseIterable, Codable, Sendable {
     case memoResNet14 = "memo_resnet14_cifar"
     case memoResNet20 = "memo_resnet20_cifar"
     case memoResNet26 = "memo_resnet26_cifar"
     case memoResNet32 = "memo_resnet32"
+    case memoConv2 = "memo_conv2"
+    case memoResNet18 = "memo_resnet18"
 
-    /// BasicBlocks per stage (n in depth = 6n + 2).
+    /// The network family: what the generalized and specialized blocks are made of.
+    public enum Family: Sendable { case cifarResNet, convNet2, imageNetResNet }
+
+    public var family: Family {
+        switch self {
+        case .memoResNet14, .memoResNet20, .memoResNet26, .memoResNet32: return .cifarResNet
+        case .memoConv2: return .convNet2
+        case .memoResNet18: return .imageNetResNet
+        }
+    }
+
+    /// BasicBlocks per stage (n in depth = 6n + 2 for the CIFAR ResNets; 2 for ResNet-18; 0 for
+    /// ConvNet2, which has none).
     public var blocksPerStage: Int {
         switch self {
         case .memoResNet14: return 2
         case .memoResNet20: return 3
         case .memoResNet26: return 4
         case .memoResNet32: return 5
+        case .memoConv2: return 0
+        case .memoResNet18: return 2
         }
     }
 
-    public var depth: Int { 6 * blocksPerStage + 2 }
+    /// Weighted layers (convolutions and the classifier of the single network): 6n + 2, 3 for
+    /// ConvNet2 (two convolutions and fc), 18 for ResNet-18.
+    public var depth: Int {
+        switch family {
+        case .cifarResNet: return 6 * blocksPerStage + 2
+        case .convNet2: return 3
+        case .imageNetResNet: return 18
+        }
+    }
 
-    /// Width of one specialized block's feature.
-    public static let featureWidth = 64
+    /// Width of one specialized block's feature: 64, or 512 for ResNet-18.
+    public var featureWidth: Int { family == .imageNetResNet ? 512 : 64 }
 
-    /// Accepts the reference's names and a few aliases (`memo_resnet14`, `resnet32`, ...).
+    /// The input side the network is built for: 32 (CIFAR, Fashion-MNIST padded to 32x32) or 224
+    /// (ImageNet). ResNet-18 runs on any side of at least 32 (its feature is globally pooled).
+    public var defaultInputSize: Int { family == .imageNetResNet ? 224 : 32 }
+
+    /// The budget arithmetic's view of this backbone.
+    public var budgetArchitecture: BudgetArchitecture {
+        switch family {
+        case .cifarResNet: return .resNet(blocksPerStage: blocksPerStage)
+        case .convNet2: return .convNet2
+        case .imageNetResNet: return .resNet18
+        }
+    }
+
+    /// Accepts the reference's names and a few aliases (`memo_resnet14`, `resnet32`, `conv2`, ...).
     public init?(name: String) {
         let key = name.lowercased()
         if let b = Backbone(rawValue: key) { self = b; return }
@@ -30,6 +72,8 @@ public enum Backbone: String, CaseIterable, Codable, Sendable {
         case "memo_resnet20", "resnet20", "resnet20_cifar", "memo_resnet20_cifar": self = .memoResNet20
         case "memo_resnet26", "resnet26", "resnet26_cifar": self = .memoResNet26
         case "memo_resnet32_cifar", "resnet32", "resnet32_cifar": self = .memoResNet32
+        case "conv2", "convnet2", "memo_convnet2": self = .memoConv2
+        case "resnet18", "memo_resnet18_imagenet", "resnet18_imagenet": self = .memoResNet18
         default: return nil
         }
     }

@@ -38,13 +38,18 @@ public final class MEMONetwork: ParameterContainer {
     private var baseGrad: [BatchShape: Activation] = [:]
     private var lastTraining = false
 
+    /// Side of the square input images the pointer `forward` reads (`backbone.defaultInputSize`
+    /// unless set: ResNet-18 runs on smaller images in tests and on CIFAR-sized folders).
+    public var inputSize: Int
+
     public init(backbone: Backbone, rng: inout MEMORandom) {
         self.backbone = backbone
+        inputSize = backbone.defaultInputSize
         generalized = GeneralizedBlocks(backbone: backbone, rng: &rng)
     }
 
     public var classCount: Int { taskSizes.reduce(0, +) }
-    public var featureWidth: Int { Backbone.featureWidth * specialized.count }
+    public var featureWidth: Int { backbone.featureWidth * specialized.count }
     public var auxClassCount: Int { auxFC?.outFeatures ?? 0 }
 
     public func namedParameters() -> [(String, Parameter)] {
@@ -108,7 +113,7 @@ public final class MEMONetwork: ParameterContainer {
         }
         fc = grown
         taskSizes.append(newClasses)
-        auxFC = Linear(inFeatures: Backbone.featureWidth, outFeatures: newClasses + 1, rng: &rng)
+        auxFC = Linear(inFeatures: backbone.featureWidth, outFeatures: newClasses + 1, rng: &rng)
     }
 
     /// Sets the parts' states for training the newest stage, as the reference does: at stage 0
@@ -127,15 +132,15 @@ public final class MEMONetwork: ParameterContainer {
         }
     }
 
-    /// Forward pass on a plain NCHW batch [n, 3, 32, 32]. `training` uses each part's state;
+    /// Forward pass on a plain NCHW batch [n, 3, inputSize, inputSize]. `training` uses each part's state;
     /// otherwise every BN uses running statistics (evaluation). Fills `logits`, `auxLogits` and
     /// `features`.
     public func forward(_ batch: UnsafePointer<Float>, count n: Int, training: Bool) {
         precondition(!specialized.isEmpty && fc != nil, "forward before the first stage was added")
         let x: Activation
-        if let a = input[n] { x = a } else {
+        if let a = input[n], a.shape.h == inputSize { x = a } else {
             if input.count > 3 { input.removeAll() }
-            x = Activation(shape: BatchShape(n: n, c: 3, h: 32, w: 32), layout: .plain)
+            x = Activation(shape: BatchShape(n: n, c: 3, h: inputSize, w: inputSize), layout: .plain)
             input[n] = x
         }
         x.pointer.update(from: batch, count: x.shape.count)
@@ -145,7 +150,7 @@ public final class MEMONetwork: ParameterContainer {
         features.withUnsafeMutableBufferPointer { f in
             for (k, b) in specialized.enumerated() {
                 b.forward(base, training: training && specializedStates[k].batchStatistics,
-                          features: f.baseAddress!, width: width, offset: k * Backbone.featureWidth)
+                          features: f.baseAddress!, width: width, offset: k * backbone.featureWidth)
             }
         }
         let fcl = fc!
@@ -157,7 +162,7 @@ public final class MEMONetwork: ParameterContainer {
             if auxLogits.count != n * aux.outFeatures { auxLogits = [Float](repeating: 0, count: n * aux.outFeatures) }
             features.withUnsafeBufferPointer { f in
                 auxLogits.withUnsafeMutableBufferPointer {
-                    aux.forward(f.baseAddress! + (width - Backbone.featureWidth), rows: n, ldx: width, into: $0.baseAddress!)
+                    aux.forward(f.baseAddress! + (width - backbone.featureWidth), rows: n, ldx: width, into: $0.baseAddress!)
                 }
             }
         }
@@ -165,9 +170,11 @@ public final class MEMONetwork: ParameterContainer {
         lastTraining = training
     }
 
-    /// Convenience: forward on a tensor [n, 3, 32, 32].
+    /// Convenience: forward on a tensor [n, 3, s, s]; sets `inputSize` to s.
     public func forward(_ batch: Tensor, training: Bool) {
-        precondition(batch.shape.count == 4 && Array(batch.shape[1...]) == [3, 32, 32], "input must be [N, 3, 32, 32]")
+        precondition(batch.shape.count == 4 && batch.shape[1] == 3 && batch.shape[2] == batch.shape[3],
+                     "input must be [N, 3, S, S]")
+        inputSize = batch.shape[2]
         batch.data.withUnsafeBufferPointer { forward($0.baseAddress!, count: batch.shape[0], training: training) }
     }
 
@@ -186,9 +193,9 @@ public final class MEMONetwork: ParameterContainer {
             }
             if let dAuxLogits, let aux = auxFC {
                 dAuxLogits.withUnsafeBufferPointer { da in
-                    aux.backward(input: f.baseAddress! + (width - Backbone.featureWidth), rows: n, ldx: width,
+                    aux.backward(input: f.baseAddress! + (width - backbone.featureWidth), rows: n, ldx: width,
                                  gradOutput: da.baseAddress!, parameterGradient: true,
-                                 gradInput: df.baseAddress! + (width - Backbone.featureWidth))
+                                 gradInput: df.baseAddress! + (width - backbone.featureWidth))
                 }
             }
         }}
@@ -198,7 +205,7 @@ public final class MEMONetwork: ParameterContainer {
             for (k, b) in specialized.enumerated() {
                 let trainable = specializedStates[k].trainable
                 guard trainable || needBase else { continue }
-                let g = b.backward(dFeatures: df.baseAddress!, width: width, offset: k * Backbone.featureWidth,
+                let g = b.backward(dFeatures: df.baseAddress!, width: width, offset: k * backbone.featureWidth,
                                    parameterGradient: trainable, inputGradient: needBase)
                 if let g {
                     if let acc = dBase { addInPlace(acc, g) } else {

@@ -195,7 +195,7 @@ public final class TrainingRun {
         let bytes = try parseByteSize(budget)
         let n: Int
         do {
-            n = try exemplarsForBudget(totalBytes: bytes, blocksPerStage: config.backbone.blocksPerStage,
+            n = try exemplarsForBudget(totalBytes: bytes, architecture: config.backbone.budgetArchitecture,
                                        stages: split.taskCount, bytesPerImage: bytesPerImage)
         } catch let MemoryBudgetError.budgetTooSmall(_, model) {
             throw ConfigError(flag: "--memory-budget", value: budget,
