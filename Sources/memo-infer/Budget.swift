@@ -23,7 +23,7 @@ struct Budget: ParsableCommand {
     @Option(name: .customLong("protocol"), help: "fair or auc (without a split: both tables).")
     var budgetProtocol: BudgetProtocol?
     @Option(name: [.customLong("net"), .customLong("net", withSingleDash: true)],
-            help: "Backbone: memo_resnet32, memo_resnet14_cifar, ..., or conv2.")
+            help: "Backbone: memo_resnet32, memo_resnet14_cifar, ..., memo_conv2 (conv2) or memo_resnet18.")
     var net = "memo_resnet32"
     @Option(name: [.customLong("init", withSingleDash: true), .customLong("init"), .customLong("init_cls")],
             parsing: .unconditional, help: "Classes in stage 0 (default 10 when -incre is given).")
@@ -32,12 +32,12 @@ struct Budget: ParsableCommand {
             parsing: .unconditional, help: "Classes per later stage (default 10 when -init is given).")
     var increment: Int?
     @Option(parsing: .unconditional, help: "Classes in the dataset.") var classes = 100
-    @Option(name: .customLong("bytes-per-image"), parsing: .unconditional, help: "Bytes of one exemplar (3072 CIFAR, 784 Fashion-MNIST).")
+    @Option(name: .customLong("bytes-per-image"), parsing: .unconditional, help: "Bytes of one exemplar (3072 CIFAR, 784 Fashion-MNIST, 150528 ImageNet at 224x224x3).")
     var bytesPerImage = 3072
 
     func validate() throws {
         guard BudgetArchitecture(name: net) != nil else {
-            throw ValidationError("--net \(net): unknown backbone (known: \(Backbone.allCases.map(\.rawValue).joined(separator: ", ")), conv2)")
+            throw ValidationError("--net \(net): unknown backbone (known: \(Backbone.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
         guard classes >= 1 else { throw ValidationError("--classes \(classes): must be 1 or more") }
         guard bytesPerImage >= 1 else { throw ValidationError("--bytes-per-image \(bytesPerImage): must be 1 or more") }

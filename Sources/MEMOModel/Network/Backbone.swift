@@ -50,9 +50,11 @@ public enum Backbone: String, CaseIterable, Codable, Sendable {
     /// Width of one specialized block's feature: 64, or 512 for ResNet-18.
     public var featureWidth: Int { family == .imageNetResNet ? 512 : 64 }
 
-    /// The input side the network is built for: 32 (CIFAR, Fashion-MNIST padded to 32x32) or 224
-    /// (ImageNet). ResNet-18 runs on any side of at least 32 (its feature is globally pooled).
-    public var defaultInputSize: Int { family == .imageNetResNet ? 224 : 32 }
+    /// The input side the reference trains the network at: 32 (CIFAR) or 224 (ImageNet).
+    /// memo-swift's data pipeline makes 32x32 batches (`NetworkInput.side`), so every network
+    /// runs at 32x32 there; ResNet-18 accepts any side of at least 32 (its feature is globally
+    /// pooled; at 32 its layer4 map is 1x1).
+    public var referenceInputSize: Int { family == .imageNetResNet ? 224 : 32 }
 
     /// The budget arithmetic's view of this backbone.
     public var budgetArchitecture: BudgetArchitecture {

@@ -38,13 +38,13 @@ public final class MEMONetwork: ParameterContainer {
     private var baseGrad: [BatchShape: Activation] = [:]
     private var lastTraining = false
 
-    /// Side of the square input images the pointer `forward` reads (`backbone.defaultInputSize`
-    /// unless set: ResNet-18 runs on smaller images in tests and on CIFAR-sized folders).
+    /// Side of the square input images the pointer `forward` reads: the data pipeline's
+    /// (`NetworkInput.side`, 32) unless set (tests run ResNet-18 at 64x64).
     public var inputSize: Int
 
     public init(backbone: Backbone, rng: inout MEMORandom) {
         self.backbone = backbone
-        inputSize = backbone.defaultInputSize
+        inputSize = NetworkInput.side
         generalized = GeneralizedBlocks(backbone: backbone, rng: &rng)
     }
 
