@@ -3,7 +3,7 @@ import PackageDescription
 
 /// memo-swift: MEMO class-incremental learning (ICLR 2023) on the CPU.
 /// Heavy kernels go to oneDNN (Debian libdnnl-dev 2.6); HDF5 holds checkpoints, libpng images,
-/// zlib the gzip'd datasets. `scripts/setup.sh` installs the Debian packages.
+/// zlib the gzip'd datasets, librsvg (with Cairo) renders the charts' SVG to PNG. `scripts/setup.sh` installs the Debian packages.
 let release: [SwiftSetting] = [
     .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
 ]
@@ -24,9 +24,10 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng16", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CRSVG", pkgConfig: "librsvg-2.0", providers: [.apt(["librsvg2-dev"])]),
         .target(
             name: "MEMOModel",
-            dependencies: ["CHDF5", "CPNG", "CDNNL", "CZlib"],
+            dependencies: ["CHDF5", "CPNG", "CDNNL", "CZlib", "CRSVG"],
             swiftSettings: release + [.swiftLanguageMode(.v5)]
         ),
         .target(

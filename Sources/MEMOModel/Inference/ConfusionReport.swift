@@ -76,11 +76,20 @@ public struct ConfusionReport: Sendable {
         return s
     }
 
-    /// Heatmap of the row-normalised matrix with red task borders.
-    public func heatmapImage() -> Raster {
+    /// Heatmap of the row-normalised matrix: class names on both axes in arrival order, red task
+    /// borders, the fraction written in each cell when the cells are large enough.
+    public func heatmapImage() -> SVGDocument {
         var start = 0
         let boundaries = taskSizes.dropLast().map { start += $0; return start }
-        return heatmap(matrix: normalized, taskBoundaries: boundaries,
-                       title: "Stage \(stage) \(head.rawValue.uppercased())")
+        let labels = classNames.enumerated().map { "\($0.element) (\($0.offset))" }
+        return heatmap(matrix: normalized.map { $0.map { Optional($0) } }, rowLabels: labels, columnLabels: labels,
+                       rowTitle: "true class", columnTitle: "predicted class (label in arrival order)",
+                       rowBorders: boundaries, columnBorders: boundaries,
+                       scale: ColourScale(range: 0...1, title: "fraction of the true class's test images"),
+                       cellText: { $0 == 0 ? "" : String(format: "%.2f", $0).replacingOccurrences(of: "0.", with: ".") },
+                       tooltip: { r, c, v in
+                           "true \(self.classNames[r]), predicted \(self.classNames[c]): \(self.counts[r][c]) of \(self.samples[r]) (\(String(format: "%.1f", v * 100)) %)"
+                       },
+                       title: "Confusion after stage \(stage), \(head.rawValue.uppercased()) head (\(classNames.count) classes)")
     }
 }

@@ -195,11 +195,6 @@ struct StageEvaluationOutput: Encodable {
     }
 }
 
-extension Raster {
-    /// The raster as an image for `writePNG`.
-    public var rgbImage: RGBImage { RGBImage(width: width, height: height, pixels: pixels) }
-}
-
 extension Checkpoint {
     /// The name of model output `label`: `dataset/class_names[class_order[label]]`.
     public func className(label: Int) -> String { classNames[classOrder[label]] }
