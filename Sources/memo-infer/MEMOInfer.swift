@@ -24,11 +24,12 @@ struct MEMOInfer: ParsableCommand {
           memo-infer memory run
           memo-infer budget --protocol fair --net memo_resnet32 -init 10 -incre 10
           memo-infer inspect --checkpoint run/stage-00.h5
+          memo-infer report run -o report.html
 
         Exit codes: 0 success, 1 bad input (named on stderr), 2 usage error.
         """,
         subcommands: [Classify.self, Evaluate.self, Forgetting.self, Confusion.self, Memory.self, Budget.self,
-                      AUC.self, Inspect.self])
+                      AUC.self, Inspect.self, Report.self])
 
     static func main() { CommandMain.run(MEMOInfer.self, toolName: "memo-infer") }
 }

@@ -1,0 +1,326 @@
+import Foundation
+
+// `memo-infer report`: one self-contained HTML page about one or more run folders. Charts are the
+// SVG documents of Plot/ inlined (the same ones the PNG outputs render), the style sheet and a
+// small sort script are inlined too (`ReportStyle`), nothing is fetched. The page holds no date
+// or absolute time, so the same folders give the same bytes.
+//
+// Figures come from `RunReport` (the library's reports on the stored evaluations); the headline
+// numbers are the ones `memo-infer forgetting --format json` prints, shown with two decimals, and
+// that JSON itself is on the page under "Figures as JSON".
+
+public enum HTMLReport {
+    /// The page for `runs` (one run: its report; several: a comparison, then each run).
+    /// - Throws: ``InferenceError/differentDatasets(first:firstDataset:other:otherDataset:)`` when
+    ///   the runs were trained on different datasets or class names; encoding errors of the JSON.
+    public static func render(_ runs: [RunReport]) throws -> String {
+        guard let first = runs.first else { return "" }
+        for run in runs.dropFirst() where run.last.datasetName != first.last.datasetName || run.last.classNames != first.last.classNames {
+            throw InferenceError.differentDatasets(first: first.path, firstDataset: first.last.datasetName,
+                                                   other: run.path, otherDataset: run.last.datasetName)
+        }
+        let names = runNames(runs)
+        let title = runs.count == 1 ? "Run report: \(first.name)" : "Comparison of \(runs.count) runs: " + names.joined(separator: ", ")
+        var body = "<h1>\(h(title))</h1>\n"
+        body += "<p class=\"muted\">memo-swift MEMO run\(runs.count == 1 ? "" : "s") on \(h(first.last.datasetName)), "
+            + "from the evaluations stored in the stage checkpoints (no network was run to make this page).</p>\n"
+        let problems = zip(names, runs).flatMap { name, run in run.problems.map { (name, $0) } }
+        if !problems.isEmpty {
+            body += "<div class=\"banner\" id=\"partial\"><strong>Partial report: some stages are not shown</strong>"
+                + "The figures below cover only the stages that loaded; \"last\" means the last stage shown, not the run's end.<ul>"
+            for (name, p) in problems { body += "<li>\(h(name)): \(h(p))</li>" }
+            body += "</ul></div>\n"
+        }
+        if runs.count > 1 { body += try comparison(runs, names: names) }
+        for (i, run) in runs.enumerated() {
+            body += try runSection(run, heading: runs.count == 1 ? nil : "Run \(i + 1): \(names[i])", anchor: "run\(i + 1)")
+        }
+        body += "<p class=\"muted\">Made by <code>memo-infer report</code>. Charts are SVG; hover a point or cell for its value.</p>\n"
+        return """
+        <!DOCTYPE html>
+        <html lang="en">
+        <head>
+        <meta charset="utf-8">
+        <meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>\(h(title))</title>
+        <style>
+        \(ReportStyle.css)
+        </style>
+        </head>
+        <body>
+        <main>
+        \(body)</main>
+        <script>
+        \(ReportStyle.sortScript)
+        </script>
+        </body>
+        </html>
+
+        """
+    }
+
+    // MARK: pieces
+
+    static func h(_ text: String) -> String { SVGDocument.escape(text) }
+
+    /// Canvas of the page's line and bar charts: smaller than the PNGs' so that their text stays
+    /// legible when a phone scales them down.
+    static let chartWidth = 600.0, chartHeight = 380.0
+
+    /// Display names: the folder names, numbered when two are the same.
+    static func runNames(_ runs: [RunReport]) -> [String] {
+        let names = runs.map(\.name)
+        return names.enumerated().map { i, n in names.filter { $0 == n }.count > 1 ? "\(n) (\(i + 1))" : n }
+    }
+
+    static func figure(_ doc: SVGDocument, caption: String? = nil) -> String {
+        var s = "<figure style=\"max-width:\(SVGDocument.number(doc.width))px\">\n" + doc.svg
+        if let caption { s += "<figcaption>\(h(caption))</figcaption>\n" }
+        return s + "</figure>\n"
+    }
+
+    /// A table; cells are escaped; `keys` optionally tags cells (row, column) with `data-key`.
+    static func table(_ header: [String], _ rows: [[String]], sortable: Bool = false, cssClass: String? = nil,
+                      keys: [[String?]]? = nil, textColumns: Set<Int> = []) -> String {
+        let classes = ([cssClass, sortable ? "sortable" : nil].compactMap { $0 }).joined(separator: " ")
+        var s = "<div class=\"scroll\"><table\(classes.isEmpty ? "" : " class=\"\(classes)\"")>\n<thead><tr>"
+        for (i, c) in header.enumerated() { s += textColumns.contains(i) ? "<th class=\"text\">\(h(c))</th>" : "<th>\(h(c))</th>" }
+        s += "</tr></thead>\n<tbody>\n"
+        for (r, row) in rows.enumerated() {
+            s += "<tr>"
+            for (c, cell) in row.enumerated() {
+                var attributes = ""
+                if let key = keys?[r][c] { attributes += " data-key=\"\(h(key))\"" }
+                if textColumns.contains(c) && c > 0 { attributes += " class=\"text\"" }
+                s += "<td\(attributes)>\(h(cell))</td>"
+            }
+            s += "</tr>\n"
+        }
+        return s + "</tbody></table></div>\n"
+    }
+
+    static func keyValues(_ rows: [(String, String)]) -> String {
+        var s = "<div class=\"scroll\"><table class=\"kv\"><tbody>\n"
+        for (k, v) in rows { s += "<tr><td>\(h(k))</td><td>\(h(v))</td></tr>\n" }
+        return s + "</tbody></table></div>\n"
+    }
+
+    static func mib(_ bytes: Int) -> String { String(format: "%.2f", mebibytes(bytes)) }
+
+    /// The headline figures of one head: (label, JSON key, value).
+    static func headline(_ r: ForgettingReport, top5: [Double]) -> [(String, String, Double?)] {
+        let m = r.perTask
+        let top5Average = top5.isEmpty ? nil : top5.reduce(0, +) / Double(top5.count)
+        return [
+            ("last accuracy, top-1 (%)", "last_accuracy", m.lastAccuracy),
+            ("last accuracy, top-5 (%)", "last_top5", top5.last),
+            ("average incremental accuracy, top-1 (%)", "average_incremental_accuracy", m.averageIncrementalAccuracy),
+            ("average incremental accuracy, top-5 (%)", "average_incremental_top5", top5Average),
+            ("forgetting after the last stage, per task (Chaudhry et al.)", "final_forgetting", m.finalForgetting),
+            ("forgetting, PyCIL's 10-class groups", "pycil_forgetting", r.pycilGrouped?.pycilForgetting),
+            ("backward transfer (BWT)", "backward_transfer", m.backwardTransfer),
+        ]
+    }
+
+    static func stageLabels(_ run: RunReport) -> [String] {
+        run.checkpoints.map { "\($0.stage) (\($0.classesSeen))" }
+    }
+
+    // MARK: one run
+
+    static func runSection(_ run: RunReport, heading: String?, anchor: String) throws -> String {
+        let last = run.last, config = last.config
+        var s = "<section class=\"run\(heading == nil ? "" : " pagebreak")\" id=\"\(anchor)\">\n"
+        if let heading { s += "<h2>\(h(heading))</h2>\n" }
+        if run.isPartial {
+            s += "<div class=\"banner\"><strong>Partial: \(run.checkpoints.count) of \(run.expectedStages) stages shown</strong><ul>"
+                + run.problems.map { "<li>\(h($0))</li>" }.joined() + "</ul></div>\n"
+        }
+
+        // Identity.
+        s += "<h2>Run</h2>\n"
+        let split = "B\(config.initCls) Inc\(config.increment): \(run.expectedStages) tasks of "
+            + last.taskSizes.map(String.init).joined(separator: ", ") + (run.isPartial ? " … classes" : " classes")
+        var memory: String
+        if config.fixedMemory {
+            memory = "\(config.memoryPerClass) exemplars per class (fixed_memory)"
+        } else {
+            memory = "-ms \(config.memorySize) exemplars in all, shared by the classes seen (\(config.memorySize) / classes seen per class)"
+        }
+        if let budget = config.memoryBudgetBytes {
+            memory += "; -ms derived from --memory-budget \(budget) bytes (\(mib(budget)) MiB): the exemplars that fit beside "
+                + "the backbone after the last stage"
+        }
+        let versions = Set(run.checkpoints.map(\.fileFormatVersion)).sorted().map(String.init).joined(separator: ", ")
+        s += keyValues([
+            ("folder", run.path),
+            ("dataset", "\(last.datasetName): \(last.classNames.count) classes, images \(last.imageShape.map(String.init).joined(separator: "×"))"),
+            ("split", split),
+            ("backbone", last.backbone.rawValue),
+            ("seed", "\(config.seed)"),
+            ("threads", config.threads.map(String.init) ?? "all cores (not fixed)"),
+            ("class order (arrival)", (0..<last.classesSeen).map { "\($0) \(last.className(label: $0))" }.joined(separator: ", ")),
+            ("memory", memory),
+            ("protocol", config.prefix.rawValue),
+            ("schedule", "epochs: \(config.initEpoch) at stage 0 (lr \(config.initLR)), \(config.epochs) at later stages (lr "
+                + "\(config.lrate)); \(config.scheduler.rawValue) schedule, batch \(config.batchSize)"
+                + (config.trainBase ? ", generalized blocks trained" : "")),
+            ("run id", config.runID ?? "not recorded"),
+            ("checkpoint format", "version \(versions); memo-swift's version is not recorded in this format"),
+        ])
+        s += "<div class=\"scroll\"><table><thead><tr><th>stage file</th><th>bytes</th><th class=\"text\">SHA-256</th></tr></thead><tbody>\n"
+        for f in run.files { s += "<tr><td>\(h(f.name))</td><td>\(f.bytes)</td><td class=\"hash\">\(f.sha256)</td></tr>\n" }
+        s += "</tbody></table></div>\n"
+
+        // Headline figures.
+        s += "<h2>Headline figures</h2>\n"
+        let cnnTop5 = run.checkpoints.map { $0.evaluation.cnn.top5 }
+        let nmeTop5 = run.checkpoints.compactMap { $0.evaluation.nme?.top5 }
+        let cnn = headline(run.cnn, top5: cnnTop5)
+        let nme = run.nme.map { headline($0, top5: nmeTop5) }
+        s += "<div class=\"cards\">"
+        for (label, value) in [("CNN last top-1 (%)", cnn[0].2), ("CNN average incremental top-1 (%)", cnn[2].2),
+                               ("CNN forgetting (per task)", cnn[4].2), ("CNN backward transfer", cnn[6].2),
+                               ("NME last top-1 (%)", nme?[0].2)] {
+            s += "<div class=\"card\"><div class=\"value\">\(fixed2(value))</div><div class=\"label\">\(h(label))</div></div>"
+        }
+        s += "</div>\n"
+        let rows = cnn.indices.map { i in [cnn[i].0, fixed2(cnn[i].2), fixed2(nme?[i].2)] }
+        let keys: [[String?]] = cnn.indices.map { i in [nil, "cnn.\(cnn[i].1)", "nme.\(cnn[i].1)"] }
+        s += table(["figure", "CNN", "NME"], rows, keys: keys)
+        s += "<p class=\"muted\">After stage \(last.stage) (the run's stages: 0-\(run.expectedStages - 1)), \(last.classesSeen) classes seen. "
+            + "Forgetting per task: mean over earlier tasks of the best earlier accuracy minus the last (Chaudhry et al. 2018); "
+            + "PyCIL's on blocks of 10 class ids; BWT: mean of a(T, j) − a(j, j). A dash: not defined (one stage, or no NME).</p>\n"
+
+        // Curves.
+        s += "<h2>Accuracy per stage</h2>\n"
+        var curves = [ChartSeries(name: "CNN top-1", values: run.cnn.perTask.top1Curve.map { Optional($0) }, color: .palette(0)),
+                      ChartSeries(name: "CNN top-5", values: cnnTop5.map { Optional($0) }, color: .palette(0), dashed: true)]
+        if let n = run.nme {
+            curves += [ChartSeries(name: "NME top-1", values: n.perTask.top1Curve.map { Optional($0) }, color: .palette(1)),
+                       ChartSeries(name: "NME top-5", values: nmeTop5.map { Optional($0) }, color: .palette(1), dashed: true)]
+        }
+        s += figure(lineChart(series: curves, xLabels: stageLabels(run), title: "Accuracy on all classes seen",
+                              xTitle: "stage (classes seen)", yTitle: "accuracy on the test images (%)", yRange: 0...100,
+                              width: chartWidth, height: chartHeight),
+                    caption: "Top-1 (solid) and top-5 (dashed) after each stage, CNN and NME heads.")
+        s += figure(run.cnn.plot(width: chartWidth, height: chartHeight),
+                    caption: "The forgetting picture: each task's accuracy from the stage that brings it.")
+
+        s += "<h2>Accuracy matrix</h2>\n<div class=\"grid2\">"
+        s += figure(run.cnn.matrixHeatmap(), caption: "a(k, j): CNN top-1 after stage k on the classes of task j.")
+        if let n = run.nme { s += figure(n.matrixHeatmap(), caption: "The same for the NME head.") }
+        s += "</div>\n"
+
+        s += "<h2>Old and new classes</h2>\n"
+        var oldNew: [ChartSeries] = []
+        let heads: [(String, [HeadEvaluation], Int)] = [("CNN", run.checkpoints.map { $0.evaluation.cnn }, 0)]
+            + (run.nme == nil ? [] : [("NME", run.checkpoints.compactMap { $0.evaluation.nme }, 1)])
+        for (name, evaluations, color) in heads {
+            oldNew.append(ChartSeries(name: "\(name) old classes", values: evaluations.enumerated().map { $0.offset == 0 ? nil : $0.element.old },
+                                      color: .palette(color)))
+            oldNew.append(ChartSeries(name: "\(name) new classes", values: evaluations.map { Optional($0.new) },
+                                      color: .palette(color), dashed: true))
+        }
+        s += figure(lineChart(series: oldNew, xLabels: stageLabels(run), title: "Old and new classes",
+                              xTitle: "stage (classes seen)", yTitle: "top-1 accuracy (%)", yRange: 0...100,
+                              width: chartWidth, height: chartHeight),
+                    caption: "Old: classes known before the stage (none at stage 0); new: the stage's own classes.")
+        s += "<h3>Weight-align γ per stage</h3><p class=\"muted\">Not stored: checkpoint format version \(versions) does not "
+            + "record the weight-align factor γ (train.log has it, one line per stage).</p>"
+        s += "<h3>Training curves per epoch</h3><p class=\"muted\">Not stored: checkpoint format version \(versions) does not record "
+            + "loss, auxiliary loss, training accuracy or learning rate per epoch.</p>\n"
+
+        // Confusion.
+        let confusion = run.confusion
+        s += "<h2>Confusion after stage \(confusion.stage)</h2>\n"
+        s += figure(confusion.heatmapImage(), caption: "Rows: true class; columns: predicted class; both in arrival order, "
+            + "red lines between tasks. Each row sums to 1.")
+        if confusion.classNames.count > 20 {
+            s += figure(confusion.taskHeatmapImage(), caption: "The same, summed over the classes of each task.")
+        }
+
+        // Memory.
+        s += "<h2>Memory per stage</h2>\n"
+        let reports = run.memory.rows.map(\.report)
+        let segments = [
+            BarSegment(name: "generalized blocks", values: reports.map { mebibytes($0.generalizedParameters * 4) }, color: .palette(0)),
+            BarSegment(name: "specialized blocks", values: reports.map { mebibytes($0.specializedParameters.reduce(0, +) * 4) }, color: .palette(2)),
+            BarSegment(name: "classifiers (fc, aux_fc)", values: reports.map { mebibytes($0.classifierParameters * 4) }, color: .palette(7)),
+            BarSegment(name: "exemplars", values: reports.map { mebibytes($0.exemplarBytes) }, color: .palette(1)),
+        ]
+        let references = config.memoryBudgetBytes.map { [("memory budget", mebibytes($0))] } ?? []
+        s += figure(stackedBarChart(categories: run.checkpoints.map { "\($0.stage)" }, segments: segments, references: references,
+                                    title: "What the learner holds after each stage", xTitle: "stage", yTitle: "memory (MiB)",
+                                    width: chartWidth, height: chartHeight),
+                    caption: config.memoryBudgetBytes == nil
+                        ? "No --memory-budget was given: the run keeps -ms \(config.memorySize) exemplars whatever the model's size."
+                        : "Dashed: the --memory-budget the exemplar count was derived from (backbone and exemplars count against it).")
+        s += table(["stage", "generalized (B)", "specialized (B)", "classifiers (B)", "exemplars", "exemplar bytes", "total (B)",
+                    "total (MiB)", "backbone + exemplars (B)", "model in exemplars"],
+                   run.memory.rows.map { row in
+                       let r = row.report
+                       return ["\(row.stage)", "\(r.generalizedParameters * 4)", "\(r.specializedParameters.reduce(0, +) * 4)",
+                               "\(r.classifierParameters * 4)", "\(r.exemplarCount)", "\(r.exemplarBytes)", "\(r.totalBytes)",
+                               mib(r.totalBytes), "\(r.budgetBytes)", String(format: "%.1f", r.modelInExemplars)]
+                   })
+        s += "<p class=\"muted\">Parameters at 4 bytes; exemplars at \(reports.first?.bytesPerExemplar ?? 0) bytes each. "
+            + "Model in exemplars: backbone bytes / bytes per exemplar (what MEMO's budget trades against).</p>\n"
+
+        // Per class.
+        s += "<h2>Per class</h2>\n"
+        let arrival = run.arrivalStage
+        let perClassRows = run.perClass.enumerated().map { label, accuracies in
+            ["\(label)", last.className(label: label), "\(arrival[label])"] + accuracies.map(fixed2)
+        }
+        s += table(["label", "class", "arrived at stage"] + run.checkpoints.map { "after stage \($0.stage)" }, perClassRows,
+                   sortable: true, textColumns: [1])
+        s += "<p class=\"muted\">CNN top-1 of each class's test images (%); click a column header to sort. Misclassified "
+            + "test images are not shown: checkpoints store the test predictions, not the images.</p>\n"
+
+        // Raw figures.
+        s += "<details><summary>Figures as JSON (memo-infer forgetting --format json)</summary>\n"
+        s += "<h3>CNN</h3><pre class=\"json\" data-head=\"cnn\">\(h(try run.cnn.render(.json)))</pre>\n"
+        if let n = run.nme { s += "<h3>NME</h3><pre class=\"json\" data-head=\"nme\">\(h(try n.render(.json)))</pre>\n" }
+        s += "</details>\n</section>\n"
+        return s
+    }
+
+    // MARK: several runs
+
+    static func comparison(_ runs: [RunReport], names: [String]) throws -> String {
+        var s = "<h2>Side by side</h2>\n"
+        let rows: [[String]] = zip(names, runs).map { name, run in
+            let c = run.last.config
+            let memory = run.memory.rows.last?.report
+            return [name + (run.isPartial ? " (partial)" : ""), run.last.backbone.rawValue, "\(c.seed)", "B\(c.initCls) Inc\(c.increment)",
+                    "\(c.memorySize)", "\(run.checkpoints.count)/\(run.expectedStages)",
+                    fixed2(run.cnn.perTask.lastAccuracy), fixed2(run.cnn.perTask.averageIncrementalAccuracy),
+                    fixed2(run.cnn.perTask.finalForgetting), fixed2(run.cnn.perTask.backwardTransfer),
+                    fixed2(run.nme?.perTask.lastAccuracy), fixed2(run.nme?.perTask.averageIncrementalAccuracy),
+                    memory.map { mib($0.budgetBytes) } ?? "-"]
+        }
+        s += table(["run", "backbone", "seed", "split", "-ms", "stages", "CNN last", "CNN average", "CNN forgetting", "CNN BWT",
+                    "NME last", "NME average", "backbone + exemplars (MiB)"], rows, sortable: true, textColumns: [1, 3])
+        let stages = runs.map(\.checkpoints.count).max() ?? 0
+        var series: [ChartSeries] = []
+        var memory: [ChartSeries] = []
+        for (i, (name, run)) in zip(names, runs).enumerated() {
+            let pad = { (v: [Double?]) in v + [Double?](repeating: nil, count: stages - v.count) }
+            series.append(ChartSeries(name: "\(name) CNN", values: pad(run.cnn.perTask.top1Curve.map { Optional($0) }), color: .palette(i)))
+            if let n = run.nme {
+                series.append(ChartSeries(name: "\(name) NME", values: pad(n.perTask.top1Curve.map { Optional($0) }),
+                                          color: .palette(i), dashed: true))
+            }
+            memory.append(ChartSeries(name: name, values: pad(run.memory.rows.map { mebibytes($0.report.budgetBytes) }), color: .palette(i)))
+        }
+        let labels = (0..<stages).map(String.init)
+        s += figure(lineChart(series: series, xLabels: labels, title: "Top-1 accuracy per stage", xTitle: "stage",
+                              yTitle: "top-1 accuracy (%)", yRange: 0...100, width: chartWidth, height: chartHeight),
+                    caption: "CNN solid, NME dashed; one colour per run.")
+        s += figure(lineChart(series: memory, xLabels: labels, title: "Backbone and exemplars per stage", xTitle: "stage",
+                              yTitle: "memory (MiB)", width: chartWidth, height: chartHeight),
+                    caption: "The quantity memory budgets count (classifiers excluded).")
+        return s
+    }
+}
