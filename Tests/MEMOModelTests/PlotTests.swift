@@ -116,6 +116,26 @@ import Testing
         #expect(Self.hasInk(image, x: 30...Int(c01["x"]!) - 45, y: Int(c01["y"]!) + 10...Int(c01["y"]!) + 30))
     }
 
+    @Test func manyClassesAreThinnedAndRotated() throws {
+        // 100 classes in tasks of 10 (CIFAR-100's B0 Inc10): cells of 4 px, so every 4th row label
+        // (16 px apart) and every 6th column label (at 45 degrees 4 * 6 * 0.707 = 17 px apart).
+        let names = (0..<100).map { "class number \($0)" }
+        let matrix = (0..<100).map { r in (0..<100).map { c -> Double? in r == c ? 0.8 : (c == (r + 1) % 100 ? 0.2 : 0) } }
+        let borders = stride(from: 10, to: 100, by: 10).map { $0 }
+        let map = heatmap(matrix: matrix, rowLabels: names, columnLabels: names, rowTitle: "true class",
+                          columnTitle: "predicted class", rowBorders: borders, columnBorders: borders,
+                          scale: ColourScale(range: 0...1, title: "fraction"), title: "Many")
+        let svg = map.svg
+        #expect(svg.components(separatedBy: ">class number ").count - 1 == 25 + 17)
+        #expect(svg.contains(">class number 96</text>") && !svg.contains(">class number 97</text>"))
+        #expect(svg.components(separatedBy: "rotate(-45").count - 1 == 17)
+        #expect(svg.components(separatedBy: "stroke=\"#d62728\" stroke-width=\"1.5\"").count - 1 == 18)
+        // 100 x 100 cells, mostly at the scale's low end: one background rect, the others drawn.
+        #expect(svg.components(separatedBy: "<rect ").count - 1 < 100 * 2 + 64 + 10)
+        let image = try map.rendered()
+        #expect(image.width < 800 && image.height < 800)
+    }
+
     @Test func stackedBarsAndBudgetLine() throws {
         let chart = stackedBarChart(categories: ["0", "1"],
                                     segments: [BarSegment(name: "model", values: [2, 3], color: .palette(0)),

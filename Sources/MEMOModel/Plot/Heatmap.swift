@@ -48,13 +48,14 @@ public func heatmap(matrix: [[Double?]], rowLabels: [String], columnLabels: [Str
     let font = 11.0, titleSize = 15.0, maxLabel = 150.0
 
     // Labels shown: every k-th when a cell is smaller than a line of text.
-    func shownEvery(_ n: Int) -> Int { max(1, Int(((font + 2) / cell).rounded(.up))) }
-    let rowEvery = shownEvery(rows), columnEvery = shownEvery(columns)
+    // Rotated by 45 degrees, neighbouring column labels are `cell * every * sin 45` apart.
+    let rowEvery = max(1, Int(((font + 2) / cell).rounded(.up)))
     let rowTexts = rowLabels.map { truncated($0, width: maxLabel, size: font) }
     let columnTexts = columnLabels.map { truncated($0, width: maxLabel, size: font) }
     let rowLabelWidth = rowTexts.map { textWidth($0, size: font) }.max() ?? 0
     let columnLabelWidth = columnTexts.map { textWidth($0, size: font) }.max() ?? 0
-    let rotateColumns = columnLabelWidth > cell * Double(columnEvery) - 4
+    let rotateColumns = columnLabelWidth > cell * Double(rowEvery) - 4
+    let columnEvery = rotateColumns ? max(1, Int(((font + 4) / (cell * 0.7071)).rounded(.up))) : rowEvery
     let columnLabelDepth = rotateColumns ? columnLabelWidth * 0.71 + font * 0.71 : font
 
     let left = 24 + 8 + rowLabelWidth + 8

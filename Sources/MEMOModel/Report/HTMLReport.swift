@@ -130,6 +130,8 @@ public enum HTMLReport {
 
     static func runSection(_ run: RunReport, heading: String?, anchor: String) throws -> String {
         let last = run.last, config = last.config
+        /// A section heading: h2 on a one-run page, h3 under the run's heading on a comparison.
+        func sub(_ title: String) -> String { heading == nil ? "<h2>\(h(title))</h2>\n" : "<h3>\(h(title))</h3>\n" }
         var s = "<section class=\"run\(heading == nil ? "" : " pagebreak")\" id=\"\(anchor)\">\n"
         if let heading { s += "<h2>\(h(heading))</h2>\n" }
         if run.isPartial {
@@ -138,7 +140,7 @@ public enum HTMLReport {
         }
 
         // Identity.
-        s += "<h2>Run</h2>\n"
+        s += "\(sub("Run"))"
         let split = "B\(config.initCls) Inc\(config.increment): \(run.expectedStages) tasks of "
             + last.taskSizes.map(String.init).joined(separator: ", ") + (run.isPartial ? " … classes" : " classes")
         var memory: String
@@ -173,7 +175,7 @@ public enum HTMLReport {
         s += "</tbody></table></div>\n"
 
         // Headline figures.
-        s += "<h2>Headline figures</h2>\n"
+        s += "\(sub("Headline figures"))"
         let cnnTop5 = run.checkpoints.map { $0.evaluation.cnn.top5 }
         let nmeTop5 = run.checkpoints.compactMap { $0.evaluation.nme?.top5 }
         let cnn = headline(run.cnn, top5: cnnTop5)
@@ -193,7 +195,7 @@ public enum HTMLReport {
             + "PyCIL's on blocks of 10 class ids; BWT: mean of a(T, j) − a(j, j). A dash: not defined (one stage, or no NME).</p>\n"
 
         // Curves.
-        s += "<h2>Accuracy per stage</h2>\n"
+        s += "\(sub("Accuracy per stage"))"
         var curves = [ChartSeries(name: "CNN top-1", values: run.cnn.perTask.top1Curve.map { Optional($0) }, color: .palette(0)),
                       ChartSeries(name: "CNN top-5", values: cnnTop5.map { Optional($0) }, color: .palette(0), dashed: true)]
         if let n = run.nme {
@@ -207,12 +209,12 @@ public enum HTMLReport {
         s += figure(run.cnn.plot(width: chartWidth, height: chartHeight),
                     caption: "The forgetting picture: each task's accuracy from the stage that brings it.")
 
-        s += "<h2>Accuracy matrix</h2>\n<div class=\"grid2\">"
+        s += "\(sub("Accuracy matrix"))<div class=\"grid2\">"
         s += figure(run.cnn.matrixHeatmap(), caption: "a(k, j): CNN top-1 after stage k on the classes of task j.")
         if let n = run.nme { s += figure(n.matrixHeatmap(), caption: "The same for the NME head.") }
         s += "</div>\n"
 
-        s += "<h2>Old and new classes</h2>\n"
+        s += "\(sub("Old and new classes"))"
         var oldNew: [ChartSeries] = []
         let heads: [(String, [HeadEvaluation], Int)] = [("CNN", run.checkpoints.map { $0.evaluation.cnn }, 0)]
             + (run.nme == nil ? [] : [("NME", run.checkpoints.compactMap { $0.evaluation.nme }, 1)])
@@ -233,7 +235,7 @@ public enum HTMLReport {
 
         // Confusion.
         let confusion = run.confusion
-        s += "<h2>Confusion after stage \(confusion.stage)</h2>\n"
+        s += "\(sub("Confusion after stage \(confusion.stage)"))"
         s += figure(confusion.heatmapImage(), caption: "Rows: true class; columns: predicted class; both in arrival order, "
             + "red lines between tasks. Each row sums to 1.")
         if confusion.classNames.count > 20 {
@@ -241,7 +243,7 @@ public enum HTMLReport {
         }
 
         // Memory.
-        s += "<h2>Memory per stage</h2>\n"
+        s += "\(sub("Memory per stage"))"
         let reports = run.memory.rows.map(\.report)
         let segments = [
             BarSegment(name: "generalized blocks", values: reports.map { mebibytes($0.generalizedParameters * 4) }, color: .palette(0)),
@@ -268,7 +270,7 @@ public enum HTMLReport {
             + "Model in exemplars: backbone bytes / bytes per exemplar (what MEMO's budget trades against).</p>\n"
 
         // Per class.
-        s += "<h2>Per class</h2>\n"
+        s += "\(sub("Per class"))"
         let arrival = run.arrivalStage
         let perClassRows = run.perClass.enumerated().map { label, accuracies in
             ["\(label)", last.className(label: label), "\(arrival[label])"] + accuracies.map(fixed2)
@@ -300,7 +302,7 @@ public enum HTMLReport {
                     fixed2(run.nme?.perTask.lastAccuracy), fixed2(run.nme?.perTask.averageIncrementalAccuracy),
                     memory.map { mib($0.budgetBytes) } ?? "-"]
         }
-        s += table(["run", "backbone", "seed", "split", "-ms", "stages", "CNN last", "CNN average", "CNN forgetting", "CNN BWT",
+        s += table(["run", "backbone", "seed", "split", "exemplars", "stages", "CNN last", "CNN average", "CNN forgetting", "CNN BWT",
                     "NME last", "NME average", "backbone + exemplars (MiB)"], rows, sortable: true, textColumns: [1, 3])
         let stages = runs.map(\.checkpoints.count).max() ?? 0
         var series: [ChartSeries] = []
