@@ -389,7 +389,7 @@ struct InferRunTests {
         let lines = try InspectReport.text(path: path).split(separator: "\n").map(String.init)
         #expect(Array(lines[0..<8]) == [
             "file: \(path)",
-            "format: memo-swift-checkpoint version 2",
+            "format: memo-swift-checkpoint version 3",
             "stage: 1 (2 of 2 stages of the split)",
             "backbone: memo_resnet14_cifar (depth 14, 2 specialized blocks)",
             "dataset: tiny, 4 classes, images 32x32x3",

@@ -86,7 +86,8 @@ struct ReportTests {
         #expect(Set(urls) == ["://www.w3.org/2000/svg\""])
         #expect(!a.contains("<link") && !a.contains(" src=") && !a.contains("@import") && !a.contains("url("))
         #expect(a.components(separatedBy: "<script>").count == 2)  // the sort script only
-        #expect(a.components(separatedBy: "<svg ").count == 8)      // 3 curves, 2 matrices, confusion, memory, old/new
+        // Curves (2), matrices (2), old/new, gamma, training loss, accuracy and rate, confusion, memory.
+        #expect(a.components(separatedBy: "<svg ").count - 1 == 11)
         // Each chart has its axis titles.
         for text in [">stage (classes seen)</text>", ">true class</text>", ">memory (MiB)</text>",
                      ">fraction of the true class&#39;s test images</text>", ">top-1 accuracy on the task&#39;s classes (%)</text>"] {
@@ -140,7 +141,8 @@ struct ReportTests {
         let result = try Executables.execute("memo-infer", ["report", dir, "-o", out])
         #expect(result.status == 0)
         #expect(result.stderr.contains("partial report: \(dir)/stage-01.h5: model/fc.weight: data checksum mismatch"))
-        #expect(try String(contentsOfFile: out, encoding: .utf8) == html)
+        let written = try String(contentsOfFile: out, encoding: .utf8)
+        #expect(written == html)
         // Stage 0 damaged: no report, the error.
         try CheckpointSurgery.flipBits(of: "model/fc.weight", in: dir + "/stage-00.h5", row: 0, rowLength: 64)
         let failed = try Executables.execute("memo-infer", ["report", dir, "-o", out])
@@ -165,6 +167,44 @@ struct ReportTests {
         }
         #expect(InferenceError.differentDatasets(first: "a", firstDataset: "tiny", other: "b", otherDataset: "cifar100").description
                 == "b: trained on cifar100, but a on tiny; only runs of one dataset (and class names) are compared")
+    }
+
+    @Test func trainingRecordIsStoredAndShown() throws {
+        // TinyRun: 2 epochs at stage 0, 1 at stage 1, learning rate 0.05 (no milestone reached).
+        let dir = try InferRunTests.runDir()
+        let stages = try RunFolder.checkpoints(in: dir)
+        #expect(stages.map(\.fileFormatVersion) == [3, 3])
+        #expect(stages.map(\.epochs.count) == [2, 1])
+        #expect(stages.flatMap(\.epochs).map(\.epoch) == [1, 2, 1])
+        #expect(stages.flatMap(\.epochs).allSatisfy { $0.learningRate == Double(Float(0.05)) && $0.loss.isFinite && $0.loss > 0 })
+        #expect(stages[0].epochs.allSatisfy { $0.auxLoss == 0 } && stages[1].epochs[0].auxLoss > 0)
+        #expect(stages.flatMap(\.epochs).allSatisfy { (0...100).contains($0.trainAccuracy) })
+        #expect(stages[0].alignGamma == nil)
+        let gamma = try #require(stages[1].alignGamma)
+        #expect(gamma.isFinite && gamma > 0)
+        let html = try HTMLReport.render([RunReport(runFolder: dir)])
+        for (c, e) in [(0, stages[0].epochs[0]), (0, stages[0].epochs[1]), (1, stages[1].epochs[0])] {
+            #expect(html.contains("<title>total loss, stage.epoch \(c).\(e.epoch): \(String(format: "%.2f", e.loss))</title>"))
+            #expect(html.contains("<title>train accuracy, stage.epoch \(c).\(e.epoch): \(String(format: "%.2f", e.trainAccuracy))</title>"))
+        }
+        #expect(html.contains("<title>γ, stage 1: \(String(format: "%.2f", Double(gamma)))</title>"))
+
+        // A version-2 file (no training record) still loads; the page says the record is not stored.
+        let old = TinyRun.temporaryDirectory("report-v2")
+        defer { try? FileManager.default.removeItem(atPath: old) }
+        for stage in 0..<2 {
+            try CheckpointSurgery.rewrite(dir + "/" + Checkpoint.fileName(stage: stage), to: old + "/" + Checkpoint.fileName(stage: stage)) {
+                $0.attributes["format_version"] = .int(2)
+                $0.attributes["align_gamma"] = nil
+                for name in ["loss", "aux_loss", "train_accuracy", "learning_rate"] { $0.datasets["training/epoch_" + name] = nil }
+            }
+        }
+        let v2 = try RunFolder.checkpoints(in: old)
+        #expect(v2.map(\.fileFormatVersion) == [2, 2] && v2.allSatisfy { $0.epochs.isEmpty && $0.alignGamma == nil })
+        #expect(v2.map(\.evaluation) == stages.map(\.evaluation))
+        let page = try HTMLReport.render([RunReport(runFolder: old)])
+        #expect(page.contains("Not stored: checkpoint format version 2 records neither the weight-align factor γ"))
+        #expect(!page.contains("Training loss per epoch"))
     }
 
     @Test func commandLineErrors() throws {

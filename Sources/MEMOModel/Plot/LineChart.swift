@@ -83,7 +83,9 @@ public func lineChart(series: [ChartSeries], xLabels: [String], title: String, x
     doc.text(xTitle, x: (left + right) / 2, y: bottom + 42, size: font + 1, anchor: .middle)
     doc.text(yTitle, x: 18, y: (top + bottom) / 2, size: font + 1, anchor: .middle, rotate: -90, centred: true)
 
-    // Series: one polyline per run of present values, then markers on top.
+    // Series: one polyline per run of present values, then markers on top (unless there are so
+    // many points that markers would hide the line).
+    let markers = count <= 80
     for s in series {
         var run: [(x: Double, y: Double)] = []
         func flush() {
@@ -95,7 +97,7 @@ public func lineChart(series: [ChartSeries], xLabels: [String], title: String, x
             run.append((xPixel(i), yPixel(v)))
         }
         flush()
-        for (i, v) in s.values.enumerated() {
+        for (i, v) in s.values.enumerated() where markers {
             guard let v, v.isFinite else { continue }
             let label = i < xLabels.count ? xLabels[i] : "\(i)"
             doc.circle(cx: xPixel(i), cy: yPixel(v), r: 3.2, fill: s.color,

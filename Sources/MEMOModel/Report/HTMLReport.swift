@@ -228,10 +228,7 @@ public enum HTMLReport {
                               xTitle: "stage (classes seen)", yTitle: "top-1 accuracy (%)", yRange: 0...100,
                               width: chartWidth, height: chartHeight),
                     caption: "Old: classes known before the stage (none at stage 0); new: the stage's own classes.")
-        s += "<h3>Weight-align γ per stage</h3><p class=\"muted\">Not stored: checkpoint format version \(versions) does not "
-            + "record the weight-align factor γ (train.log has it, one line per stage).</p>"
-        s += "<h3>Training curves per epoch</h3><p class=\"muted\">Not stored: checkpoint format version \(versions) does not record "
-            + "loss, auxiliary loss, training accuracy or learning rate per epoch.</p>\n"
+        s += trainingSection(run, sub: sub, versions: versions)
 
         // Confusion.
         let confusion = run.confusion
@@ -286,6 +283,52 @@ public enum HTMLReport {
         if let n = run.nme { s += "<h3>NME</h3><pre class=\"json\" data-head=\"nme\">\(h(try n.render(.json)))</pre>\n" }
         s += "</details>\n</section>\n"
         return s
+    }
+
+    /// Weight-align gamma per stage and the training curves per epoch, from format-3 checkpoints;
+    /// a note where the files do not hold them.
+    static func trainingSection(_ run: RunReport, sub: (String) -> String, versions: String) -> String {
+        var s = sub("Training")
+        let stored = run.checkpoints.filter { $0.fileFormatVersion >= 3 }
+        guard !stored.isEmpty else {
+            return s + "<p class=\"muted\">Not stored: checkpoint format version \(versions) records neither the weight-align "
+                + "factor γ nor the loss, auxiliary loss, training accuracy and learning rate per epoch (format 3 does; "
+                + "train.log has them as text).</p>\n"
+        }
+        if stored.count < run.checkpoints.count {
+            s += "<p class=\"muted\">Stages written before format version 3 have no training record; they are left blank.</p>\n"
+        }
+        // The epochs of all stages one after another, a gap between stages.
+        var labels: [String] = [], loss: [Double?] = [], aux: [Double?] = [], accuracy: [Double?] = [], rate: [Double?] = []
+        for c in run.checkpoints {
+            if !labels.isEmpty { labels.append(""); loss.append(nil); aux.append(nil); accuracy.append(nil); rate.append(nil) }
+            for e in c.epochs {
+                labels.append("\(c.stage).\(e.epoch)")
+                loss.append(e.loss); aux.append(c.stage == 0 ? nil : e.auxLoss)
+                accuracy.append(e.trainAccuracy); rate.append(e.learningRate)
+            }
+        }
+        let gamma = run.checkpoints.map { $0.alignGamma.map(Double.init) }
+        if gamma.contains(where: { $0 != nil }) {
+            s += figure(lineChart(series: [ChartSeries(name: "γ", values: gamma, color: .palette(4))],
+                                  xLabels: run.checkpoints.map { "\($0.stage)" }, title: "Weight-align factor γ per stage",
+                                  xTitle: "stage", yTitle: "γ (old / new fc row norm)", width: chartWidth, height: 300),
+                        caption: "New classes' fc rows are scaled by γ after each stage from 1 on (none at stage 0).")
+        }
+        s += figure(lineChart(series: [ChartSeries(name: "total loss", values: loss, color: .palette(0)),
+                                       ChartSeries(name: "auxiliary loss", values: aux, color: .palette(1), dashed: true)],
+                              xLabels: labels, title: "Training loss per epoch", xTitle: "stage.epoch",
+                              yTitle: "mean loss over the epoch's batches", width: chartWidth, height: chartHeight),
+                    caption: "Total = cross-entropy of fc + α · auxiliary cross-entropy (from stage 1 on).")
+        s += "<div class=\"grid2\">"
+        s += figure(lineChart(series: [ChartSeries(name: "train accuracy", values: accuracy, color: .palette(2))],
+                              xLabels: labels, title: "Training accuracy per epoch", xTitle: "stage.epoch",
+                              yTitle: "accuracy on training batches (%)", yRange: 0...100, width: chartWidth, height: 320),
+                    caption: "On the augmented batches as they were trained.")
+        s += figure(lineChart(series: [ChartSeries(name: "learning rate", values: rate, color: .palette(3))],
+                              xLabels: labels, title: "Learning rate per epoch", xTitle: "stage.epoch",
+                              yTitle: "learning rate", width: chartWidth, height: 320))
+        return s + "</div>\n"
     }
 
     // MARK: several runs

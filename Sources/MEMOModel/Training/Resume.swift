@@ -29,6 +29,8 @@ extension Checkpoint {
         rngState = trainer.rng.stateWords
         normalizationMean = trainer.dataset.mean
         normalizationStd = trainer.dataset.std
+        epochs = result.epochs
+        alignGamma = result.alignGamma
     }
 }
 
@@ -59,7 +61,7 @@ extension MEMOTrainer {
         results = checkpoints.map { c in
             StageResult(stage: c.stage, classesSeen: c.classesSeen, knownClasses: c.knownClasses, evaluation: c.evaluation,
                         testIndices: c.testIndices, testLabels: c.testLabels, cnnTopK: c.cnnTopK, nmeTopK: c.nmeTopK,
-                        alignGamma: nil, seconds: 0)
+                        alignGamma: c.alignGamma, seconds: 0, epochs: c.epochs)
         }
     }
 }
