@@ -42,7 +42,7 @@ public func lineChart(series: [ChartSeries], xLabels: [String], title: String, x
     let rowHeight = 17.0
     let rowsPerColumn = max(1, Int((bottom - top) / rowHeight))
     let columns = series.isEmpty ? 0 : (series.count + rowsPerColumn - 1) / rowsPerColumn
-    let entryWidth = min(width / 4, (series.map { textWidth($0.name, size: font) }.max() ?? 0) + 34)
+    let entryWidth = min(width / 3, (series.map { textWidth($0.name, size: font) }.max() ?? 0) + 34)
     let right = width - 14 - Double(columns) * entryWidth
 
     doc.text(title, x: width / 2, y: 24, size: titleSize, anchor: .middle, bold: true)
