@@ -53,7 +53,7 @@ enum CheckpointSurgery {
         for name in try f.datasetNames() {
             if name == "dataset/class_names" {
                 datasets[name] = .strings(try f.readStrings(name))
-            } else if name == "memory/images" {
+            } else if name == "memory/images" || name == "evaluation/misclassified_images" {
                 let (v, s) = try f.readUInt8s(name)
                 datasets[name] = .uint8s(v, s)
             } else if name.hasPrefix("model/") || name == "class_means" || name.hasPrefix("dataset/normalization")

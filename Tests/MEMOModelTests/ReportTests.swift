@@ -84,7 +84,9 @@ struct ReportTests {
         // Nothing fetched: the only URL is the SVG namespace; no external script, style or font.
         let urls = a.components(separatedBy: "http").dropFirst().map { $0.prefix(23) }
         #expect(Set(urls) == ["://www.w3.org/2000/svg\""])
-        #expect(!a.contains("<link") && !a.contains(" src=") && !a.contains("@import") && !a.contains("url("))
+        #expect(!a.contains("<link") && !a.contains("@import") && !a.contains("url("))
+        // Images are embedded: every src is a data URI.
+        #expect(a.components(separatedBy: " src=\"").dropFirst().allSatisfy { $0.hasPrefix("data:image/png;base64,") })
         #expect(a.components(separatedBy: "<script>").count == 2)  // the sort script only
         // Curves (2), matrices (2), old/new, gamma, training loss, accuracy and rate, confusion, memory.
         #expect(a.components(separatedBy: "<svg ").count - 1 == 11)
@@ -189,6 +191,22 @@ struct ReportTests {
         }
         #expect(html.contains("<title>γ, stage 1: \(String(format: "%.2f", Double(gamma)))</title>"))
 
+        // The misclassified examples: spread over the classes, the test images themselves, on the page.
+        let last = stages[1]
+        let positions = Misclassified.choose(labels: last.testLabels, predicted: last.cnnTopK.map { $0[0] })
+        #expect(last.misclassifiedPositions == positions && !positions.isEmpty)
+        #expect(positions.allSatisfy { last.cnnTopK[$0][0] != last.testLabels[$0] })
+        let test = TinyRun.dataset().test
+        #expect(last.misclassifiedImages == positions.flatMap { test.image(last.testIndices[$0]) })
+        let thumbs = html.components(separatedBy: "src=\"data:image/png;base64,").dropFirst()
+        #expect(thumbs.count == positions.count)
+        let firstThumb = try #require(thumbs.first)
+        let first = try #require(Data(base64Encoded: String(firstThumb.prefix { $0 != "\"" })))
+        #expect(try readPNG(data: [UInt8](first), name: "thumbnail")
+                == RGBImage(width: 32, height: 32, pixels: Array(test.image(last.testIndices[positions[0]]))))
+        let truth = TinyRun.classNames[last.testLabels[positions[0]]], taken = TinyRun.classNames[last.cnnTopK[positions[0]][0]]
+        #expect(html.contains("<figcaption><span class=\"truth\">\(truth)</span> taken for <b>\(taken)</b></figcaption>"))
+
         // A version-2 file (no training record) still loads; the page says the record is not stored.
         let old = TinyRun.temporaryDirectory("report-v2")
         defer { try? FileManager.default.removeItem(atPath: old) }
@@ -197,6 +215,8 @@ struct ReportTests {
                 $0.attributes["format_version"] = .int(2)
                 $0.attributes["align_gamma"] = nil
                 for name in ["loss", "aux_loss", "train_accuracy", "learning_rate"] { $0.datasets["training/epoch_" + name] = nil }
+                $0.datasets["evaluation/misclassified_positions"] = nil
+                $0.datasets["evaluation/misclassified_images"] = nil
             }
         }
         let v2 = try RunFolder.checkpoints(in: old)
@@ -205,6 +225,16 @@ struct ReportTests {
         let page = try HTMLReport.render([RunReport(runFolder: old)])
         #expect(page.contains("Not stored: checkpoint format version 2 records neither the weight-align factor γ"))
         #expect(!page.contains("Training loss per epoch"))
+        #expect(page.contains("None shown: checkpoint format version 2 does not store them."))
+    }
+
+    @Test func misclassifiedExamplesAreSpreadOverTheClasses() {
+        // Mistakes: class 0 at 0, 1, 2; class 2 at 4; class 1 at 6, 7. Round-robin by label.
+        let labels = [0, 0, 0, 1, 2, 1, 1, 1]
+        let predicted = [1, 2, 1, 1, 0, 1, 0, 2]
+        #expect(Misclassified.choose(labels: labels, predicted: predicted) == [0, 6, 4, 1, 7, 2])
+        #expect(Misclassified.choose(labels: labels, predicted: predicted, limit: 4) == [0, 6, 4, 1])
+        #expect(Misclassified.choose(labels: labels, predicted: labels).isEmpty)
     }
 
     @Test func commandLineErrors() throws {

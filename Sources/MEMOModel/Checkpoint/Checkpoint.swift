@@ -9,7 +9,8 @@ import Foundation
 /// the file and the dataset, and a file of version 2 or later whose datasets lack the checksum
 /// (filters stripped by a rewrite) is refused with the command that restores them. Version 3
 /// (written now) adds the stage's training curve (`epochs`) and weight-align factor
-/// (`alignGamma`). Versions 1 and 2 still load without them (empty, `nil`); version 1 (no
+/// (`alignGamma`) and a few misclassified test images. Versions 1 and 2 still load without them
+/// (empty, `nil`); version 1 (no
 /// checksum except on the exemplar images) with `hasDataChecksums` false and a note.
 public struct Checkpoint {
     public static let formatName = "memo-swift-checkpoint"
@@ -44,6 +45,10 @@ public struct Checkpoint {
     /// The weight-align factor gamma of the stage (`nil` at stage 0, where nothing is aligned,
     /// and in files older than format version 3).
     public var alignGamma: Float? = nil
+    /// Up to `Misclassified.limit` test images the CNN head got wrong (format version 3):
+    /// positions into `testIndices` and their pixels [n, H, W, C] in `imageShape`, for the report.
+    public var misclassifiedPositions: [Int] = []
+    public var misclassifiedImages: [UInt8] = []
     /// The format version of the file this was read from (`formatVersion` for a new checkpoint).
     public var fileFormatVersion: Int64 = Checkpoint.formatVersion
     /// Whether every dataset of the file carries a data checksum (always from version 2 on; a
@@ -128,6 +133,11 @@ extension Checkpoint {
                 try f.write("training/epoch_learning_rate", floats: epochs.map { Float($0.learningRate) }, shape: [e])
             }
             if let alignGamma { try f.setAttribute("align_gamma", double: Double(alignGamma)) }
+            if !misclassifiedPositions.isEmpty {
+                let n = misclassifiedPositions.count
+                try f.write("evaluation/misclassified_positions", int64s: misclassifiedPositions.map(Int64.init), shape: [n])
+                try f.write("evaluation/misclassified_images", uint8s: misclassifiedImages, shape: [n] + imageShape, compress: true)
+            }
         }
     }
 
@@ -231,6 +241,16 @@ extension Checkpoint {
             }
         }
         if version >= 3, f.hasAttribute("align_gamma") { alignGamma = Float(try f.attributeDouble("align_gamma")) }
+        var misclassifiedPositions: [Int] = [], misclassifiedImages: [UInt8] = []
+        if version >= 3, f.exists("evaluation/misclassified_positions") {
+            misclassifiedPositions = try f.readInt64s("evaluation/misclassified_positions").values.map(Int.init)
+            let (pixels, shape) = try f.readUInt8s("evaluation/misclassified_images")
+            guard misclassifiedPositions.allSatisfy({ testIdx.indices.contains($0) }),
+                  shape == [misclassifiedPositions.count] + Array(imageShapeAll.dropFirst()) else {
+                throw CheckpointError.inconsistent(path: path, reason: "misclassified examples do not fit the test set or the image shape")
+            }
+            misclassifiedImages = pixels
+        }
         let checksummed = f.unchecksummedDatasets.isEmpty  // every dataset has been read
         return Checkpoint(
             config: config, stage: stage, datasetName: try f.attributeString("dataset"), classNames: classNames,
@@ -240,7 +260,8 @@ extension Checkpoint {
             classMeans: (0..<classesSeen).map { Array(means[($0 * width)..<(($0 + 1) * width)]) },
             evaluation: evaluation, testIndices: testIdx, testLabels: testLabels, cnnTopK: cnnTopK,
             nmeTopK: nmeTopK, rngState: rng, normalizationMean: mean, normalizationStd: std,
-            epochs: epochs, alignGamma: alignGamma, fileFormatVersion: version, hasDataChecksums: checksummed,
+            epochs: epochs, alignGamma: alignGamma, misclassifiedPositions: misclassifiedPositions,
+            misclassifiedImages: misclassifiedImages, fileFormatVersion: version, hasDataChecksums: checksummed,
             notes: checksummed ? [] : [noDataChecksumsNote(path: path, version: version)])
     }
 

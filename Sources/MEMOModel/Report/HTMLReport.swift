@@ -238,6 +238,7 @@ public enum HTMLReport {
         if confusion.classNames.count > 20 {
             s += figure(confusion.taskHeatmapImage(), caption: "The same, summed over the classes of each task.")
         }
+        s += try misclassified(run.checkpoints[confusion.stage])
 
         // Memory.
         s += "\(sub("Memory per stage"))"
@@ -274,8 +275,7 @@ public enum HTMLReport {
         }
         s += table(["label", "class", "arrived at stage"] + run.checkpoints.map { "after stage \($0.stage)" }, perClassRows,
                    sortable: true, textColumns: [1])
-        s += "<p class=\"muted\">CNN top-1 of each class's test images (%); click a column header to sort. Misclassified "
-            + "test images are not shown: checkpoints store the test predictions, not the images.</p>\n"
+        s += "<p class=\"muted\">CNN top-1 of each class's test images (%); click a column header to sort.</p>\n"
 
         // Raw figures.
         s += "<details><summary>Figures as JSON (memo-infer forgetting --format json)</summary>\n"
@@ -329,6 +329,33 @@ public enum HTMLReport {
                               xLabels: labels, title: "Learning rate per epoch", xTitle: "stage.epoch",
                               yTitle: "learning rate", width: chartWidth, height: 320))
         return s + "</div>\n"
+    }
+
+    /// The stage's stored misclassified test images as embedded PNG thumbnails with what they
+    /// are and what the CNN head took them for; a note where the file holds none.
+    static func misclassified(_ c: Checkpoint) throws -> String {
+        var s = "<h3>Misclassified test images, stage \(c.stage)</h3>\n"
+        let shape = c.imageShape
+        guard !c.misclassifiedPositions.isEmpty, shape.count == 3, [1, 3].contains(shape[2]) else {
+            let why = c.fileFormatVersion < 3 ? "checkpoint format version \(c.fileFormatVersion) does not store them"
+                : "the CNN head made no mistake on the test images"
+            return s + "<p class=\"muted\">None shown: \(h(why)).</p>\n"
+        }
+        let (height, width, channels) = (shape[0], shape[1], shape[2])
+        let size = height * width * channels
+        s += "<div class=\"thumbs\">\n"
+        for (k, position) in c.misclassifiedPositions.enumerated() {
+            let bytes = c.misclassifiedImages[(k * size)..<((k + 1) * size)]
+            let rgb = channels == 3 ? Array(bytes) : bytes.flatMap { [$0, $0, $0] }
+            let png = try encodePNG(RGBImage(width: width, height: height, pixels: rgb))
+            let truth = c.className(label: c.testLabels[position])
+            let taken = c.cnnTopK[position].first.map { c.className(label: $0) } ?? "?"
+            s += "<figure class=\"thumb\"><img alt=\"\(h(truth)) taken for \(h(taken))\" width=\"84\" height=\"84\" "
+                + "src=\"data:image/png;base64,\(Data(png).base64EncodedString())\">"
+                + "<figcaption><span class=\"truth\">\(h(truth))</span> taken for <b>\(h(taken))</b></figcaption></figure>\n"
+        }
+        return s + "</div>\n<p class=\"muted\">Up to \(Misclassified.limit) of the stage's CNN mistakes, spread over the true "
+            + "classes (each class's first in test order), as stored in the checkpoint, enlarged \(String(format: "%.0f", 84 / Double(width)))×.</p>\n"
     }
 
     // MARK: several runs

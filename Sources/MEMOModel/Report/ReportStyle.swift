@@ -40,6 +40,11 @@ enum ReportStyle {
     .grid2 { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 460px), 1fr)); gap: 16px; }
     details pre { white-space: pre-wrap; overflow-wrap: anywhere; font-size: 0.8em; background: #f7f7f7; padding: 8px; }
     .run { margin-top: 28px; }
+    .thumbs { display: flex; flex-wrap: wrap; gap: 10px; }
+    figure.thumb { margin: 0; width: 96px; font-size: 0.75em; text-align: center; overflow-wrap: anywhere; }
+    figure.thumb img { display: block; margin: 0 auto; width: 84px; height: 84px; image-rendering: pixelated;
+                       border: 1px solid var(--line); }
+    figure.thumb figcaption { margin-top: 2px; color: var(--ink); }
     @media (max-width: 600px) {
       body { font-size: 14px; }
       main { padding: 10px 10px 30px; }

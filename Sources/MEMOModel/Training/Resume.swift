@@ -31,6 +31,9 @@ extension Checkpoint {
         normalizationStd = trainer.dataset.std
         epochs = result.epochs
         alignGamma = result.alignGamma
+        misclassifiedPositions = Misclassified.choose(labels: result.testLabels, predicted: result.cnnTopK.map { $0.first ?? -1 })
+        let test = trainer.dataset.test
+        misclassifiedImages = misclassifiedPositions.flatMap { test.image(result.testIndices[$0]) }
     }
 }
 
