@@ -237,6 +237,31 @@ struct ReportTests {
         #expect(Misclassified.choose(labels: labels, predicted: labels).isEmpty)
     }
 
+    /// Debian's chromium, where installed.
+    static let chromium: String? = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .first { FileManager.default.isExecutableFile(atPath: $0) }
+
+    /// scripts/report-check.sh on the TinyRun page and on a two-run comparison: neither scrolls
+    /// sideways at 1280 or 390 px, both print to A4. (The screenshots are for a person to look
+    /// at; this test checks what a machine can.)
+    @Test(.enabled(if: ReportTests.chromium != nil, "chromium is not installed: scripts/report-check.sh skips"))
+    func pagesRenderInChromiumWithoutSidewaysScrolling() throws {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scripts/report-check.sh").path
+        let dir = TinyRun.temporaryDirectory("report-chromium")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let run = try RunReport(runFolder: try InferRunTests.runDir())
+        for (name, runs) in [("one", [run]), ("two", [run, run])] {
+            try writeReport(try HTMLReport.render(runs), to: "\(dir)/\(name).html")
+            let (status, stderr) = try CheckpointSurgery.run("/bin/bash", [script, "\(dir)/\(name).html", dir])
+            #expect(status == 0, "\(name): \(stderr)")
+            for file in ["\(name)-desktop.png", "\(name)-phone.png", "\(name).pdf"] {
+                #expect(FileManager.default.fileExists(atPath: "\(dir)/\(file)"), "\(file)")
+            }
+            #expect(try readPNG("\(dir)/\(name)-desktop.png").width == 1280)
+        }
+    }
+
     @Test func commandLineErrors() throws {
         let noOutput = try Executables.execute("memo-infer", ["report", "/nonexistent"])
         #expect(noOutput.status == 2)
