@@ -134,7 +134,7 @@ public enum HTMLReport {
         func sub(_ title: String) -> String { heading == nil ? "<h2>\(h(title))</h2>\n" : "<h3>\(h(title))</h3>\n" }
         var s = "<section class=\"run\(heading == nil ? "" : " pagebreak")\" id=\"\(anchor)\">\n"
         if let heading { s += "<h2>\(h(heading))</h2>\n" }
-        if run.isPartial {
+        if run.isPartial, heading != nil {  // one run: the page's banner says it
             s += "<div class=\"banner\"><strong>Partial: \(run.checkpoints.count) of \(run.expectedStages) stages shown</strong><ul>"
                 + run.problems.map { "<li>\(h($0))</li>" }.joined() + "</ul></div>\n"
         }
@@ -161,7 +161,7 @@ public enum HTMLReport {
             ("backbone", last.backbone.rawValue),
             ("seed", "\(config.seed)"),
             ("threads", config.threads.map(String.init) ?? "all cores (not fixed)"),
-            ("class order (arrival)", (0..<last.classesSeen).map { "\($0) \(last.className(label: $0))" }.joined(separator: ", ")),
+            ("class order (arrival)", (0..<last.classOrder.count).map { "\($0) \(last.className(label: $0))" }.joined(separator: ", ")),
             ("memory", memory),
             ("protocol", config.prefix.rawValue),
             ("schedule", "epochs: \(config.initEpoch) at stage 0 (lr \(config.initLR)), \(config.epochs) at later stages (lr "
