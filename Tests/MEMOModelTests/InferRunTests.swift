@@ -412,6 +412,9 @@ struct InferRunTests {
                 + "new \(fixed2(cnn.new)), per task \(fixed2(cnn.perTask[0])) \(fixed2(cnn.perTask[1]))")
         #expect(rest[3] == "test predictions: 24 images, top-4 stored")
         #expect(rest[4] == "data checksums: Fletcher-32 on every dataset")
+        // TinyRun trains stage 1 for one epoch.
+        #expect(rest[5] == "training record: 1 epoch, loss \(String(format: "%.3f", c.epochs[0].loss)); weight-align gamma "
+                + "\(String(format: "%.4f", try #require(c.alignGamma))); \(c.misclassifiedPositions.count) misclassified test images kept")
     }
 
     // MARK: the executable

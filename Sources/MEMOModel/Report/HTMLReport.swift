@@ -140,7 +140,7 @@ public enum HTMLReport {
         }
 
         // Identity.
-        s += "\(sub("Run"))"
+        s += sub("Run")
         let split = "B\(config.initCls) Inc\(config.increment): \(run.expectedStages) tasks of "
             + last.taskSizes.map(String.init).joined(separator: ", ") + (run.isPartial ? " … classes" : " classes")
         var memory: String
@@ -175,7 +175,7 @@ public enum HTMLReport {
         s += "</tbody></table></div>\n"
 
         // Headline figures.
-        s += "\(sub("Headline figures"))"
+        s += sub("Headline figures")
         let cnnTop5 = run.checkpoints.map { $0.evaluation.cnn.top5 }
         let nmeTop5 = run.checkpoints.compactMap { $0.evaluation.nme?.top5 }
         let cnn = headline(run.cnn, top5: cnnTop5)
@@ -195,7 +195,7 @@ public enum HTMLReport {
             + "PyCIL's on blocks of 10 class ids; BWT: mean of a(T, j) − a(j, j). A dash: not defined (one stage, or no NME).</p>\n"
 
         // Curves.
-        s += "\(sub("Accuracy per stage"))"
+        s += sub("Accuracy per stage")
         var curves = [ChartSeries(name: "CNN top-1", values: run.cnn.perTask.top1Curve.map { Optional($0) }, color: .palette(0)),
                       ChartSeries(name: "CNN top-5", values: cnnTop5.map { Optional($0) }, color: .palette(0), dashed: true)]
         if let n = run.nme {
@@ -214,7 +214,7 @@ public enum HTMLReport {
         if let n = run.nme { s += figure(n.matrixHeatmap(), caption: "The same for the NME head.") }
         s += "</div>\n"
 
-        s += "\(sub("Old and new classes"))"
+        s += sub("Old and new classes")
         var oldNew: [ChartSeries] = []
         let heads: [(String, [HeadEvaluation], Int)] = [("CNN", run.checkpoints.map { $0.evaluation.cnn }, 0)]
             + (run.nme == nil ? [] : [("NME", run.checkpoints.compactMap { $0.evaluation.nme }, 1)])
@@ -232,7 +232,7 @@ public enum HTMLReport {
 
         // Confusion.
         let confusion = run.confusion
-        s += "\(sub("Confusion after stage \(confusion.stage)"))"
+        s += sub("Confusion after stage \(confusion.stage)")
         s += figure(confusion.heatmapImage(), caption: "Rows: true class; columns: predicted class; both in arrival order, "
             + "red lines between tasks. Each row sums to 1.")
         if confusion.classNames.count > 20 {
@@ -241,7 +241,7 @@ public enum HTMLReport {
         s += try misclassified(run.checkpoints[confusion.stage])
 
         // Memory.
-        s += "\(sub("Memory per stage"))"
+        s += sub("Memory per stage")
         let reports = run.memory.rows.map(\.report)
         let segments = [
             BarSegment(name: "generalized blocks", values: reports.map { mebibytes($0.generalizedParameters * 4) }, color: .palette(0)),
@@ -268,7 +268,7 @@ public enum HTMLReport {
             + "Model in exemplars: backbone bytes / bytes per exemplar (what MEMO's budget trades against).</p>\n"
 
         // Per class.
-        s += "\(sub("Per class"))"
+        s += sub("Per class")
         let arrival = run.arrivalStage
         let perClassRows = run.perClass.enumerated().map { label, accuracies in
             ["\(label)", last.className(label: label), "\(arrival[label])"] + accuracies.map(fixed2)
