@@ -170,6 +170,18 @@ struct ReportTests {
         }
         #expect(InferenceError.differentDatasets(first: "a", firstDataset: "tiny", other: "b", otherDataset: "cifar100").description
                 == "b: trained on cifar100, but a on tiny; only runs of one dataset (and class names) are compared")
+        // From the command line: a copy of the run relabelled as another dataset; exit 1, no page.
+        let relabelled = TinyRun.temporaryDirectory("report-other")
+        defer { try? FileManager.default.removeItem(atPath: relabelled) }
+        for stage in 0..<2 {
+            let file = Checkpoint.fileName(stage: stage)
+            try CheckpointSurgery.rewrite(dir + "/" + file, to: relabelled + "/" + file) { $0.attributes["dataset"] = .string("other") }
+        }
+        let out = relabelled + "/report.html"
+        let result = try Executables.execute("memo-infer", ["report", dir, relabelled, "-o", out])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("\(relabelled): trained on other, but \(dir) on tiny; only runs of one dataset"))
+        #expect(!FileManager.default.fileExists(atPath: out))
     }
 
     @Test func trainingRecordIsStoredAndShown() throws {
