@@ -295,6 +295,9 @@ public enum HTMLReport {
                 + "factor γ nor the loss, auxiliary loss, training accuracy and learning rate per epoch (format 3 does; "
                 + "train.log has them as text).</p>\n"
         }
+        guard run.checkpoints.contains(where: { !$0.epochs.isEmpty || $0.alignGamma != nil }) else {
+            return s + "<p class=\"muted\">No training record in these checkpoints: no stage trained an epoch or was aligned.</p>\n"
+        }
         if stored.count < run.checkpoints.count {
             s += "<p class=\"muted\">Stages written before format version 3 have no training record; they are left blank.</p>\n"
         }
