@@ -58,7 +58,7 @@ enum ReportStyle {
       table { font-size: 8.5pt; }
       table.sortable th::after { content: ""; }
       details { display: block; }
-      h2 { break-after: avoid; page-break-after: avoid; }
+      h2, h3 { break-after: avoid; page-break-after: avoid; }
       .pagebreak { break-before: page; page-break-before: always; }
     }
     """
