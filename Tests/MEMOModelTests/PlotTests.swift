@@ -80,6 +80,37 @@ import Testing
         #expect(Self.hasInk(image, x: Int(low["cx"]! * 2) - 20...Int(low["cx"]! * 2) + 20, y: 790...830)) // x label "0"
     }
 
+    @Test func legendBelowTheAxisTitleAndLongTitlesShrunk() throws {
+        let names = (0..<7).map { "task \($0) (classes \(2 * $0)-\(2 * $0 + 1))" }
+        let chart = lineChart(series: names.enumerated().map { ChartSeries(name: $1, values: [10, 20, Double($0)], color: .palette($0)) },
+                              xLabels: ["0", "1", "2"], title: String(repeating: "a long title ", count: 6), xTitle: "stage",
+                              yTitle: "top-1 (%)", yRange: 0...100, width: 460, height: 400, legend: .below)
+        let svg = chart.svg
+        /// (x, y, font size) of the text element holding `text`.
+        func place(_ text: String) throws -> (x: Double, y: Double, size: Double) {
+            let line = try #require(svg.split(separator: "\n").first { $0.hasSuffix(">\(text)</text>") }, "no \(text)")
+            func attribute(_ name: String) -> Double { Double(line.components(separatedBy: "\(name)=\"")[1].prefix { $0 != "\"" })! }
+            return (attribute("x"), attribute("y"), attribute("font-size"))
+        }
+        let axisTitle = try place("stage")
+        var rows = Set<Double>()
+        for name in names {
+            let entry = try place(name)
+            #expect(entry.y > axisTitle.y && entry.y < 400, "\(name) below the x axis title, inside the canvas")
+            #expect(entry.x + textWidth(name, size: entry.size) <= 460, "\(name) inside the canvas")
+            rows.insert(entry.y)
+        }
+        #expect(rows.count >= 2)  // seven entries do not fit in one row of 460 px
+        // Every marker sits above the axis title: the legend took room from the plot, not the data.
+        let markers = svg.split(separator: "\n").filter { $0.hasPrefix("<circle") }
+        #expect(markers.count == 21)
+        #expect(markers.allSatisfy { Double($0.components(separatedBy: "cy=\"")[1].prefix { $0 != "\"" })! < axisTitle.y - 30 })
+        // The title is set smaller than 15 px to fit the 460 px canvas.
+        let title = try #require(svg.split(separator: "\n").first { $0.contains("font-weight=\"bold\"") })
+        let size = Double(title.components(separatedBy: "font-size=\"")[1].prefix { $0 != "\"" })!
+        #expect(size < 15 && size >= 10)
+    }
+
     @Test func heatmapCellsBordersLabelsAndScale() throws {
         let names = ["coat", "a very long class name indeed", "bag"]
         let map = heatmap(matrix: [[1, 0, 0], [0.5, 0.5, nil], [0, 0.25, 0.75]], rowLabels: names, columnLabels: names,

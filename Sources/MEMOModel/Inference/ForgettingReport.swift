@@ -101,7 +101,7 @@ public struct ForgettingReport: Sendable {
 
     /// The accuracy plot: the top-1 curve and one curve per task (from the stage that
     /// introduces it), 0-100 %, stages on the x axis labelled with the classes seen.
-    public func plot(width: Double = 720, height: Double = 440) -> SVGDocument {
+    public func plot(width: Double = 720, height: Double = 440, legend: LegendPlacement = .right) -> SVGDocument {
         let m = perTask
         var series = [ChartSeries(name: "all classes (top-1)", values: m.top1Curve.map { Optional($0) }, color: .palette(0))]
         for j in 0..<m.columnCount {
@@ -113,7 +113,7 @@ public struct ForgettingReport: Sendable {
         return lineChart(series: series, xLabels: (0..<m.stageCount).map(String.init),
                          title: "\(name) top-1 accuracy after each stage, overall and per task",
                          xTitle: "stage", yTitle: "top-1 accuracy on the test images (%)", yRange: 0...100,
-                         width: width, height: height)
+                         width: width, height: height, legend: legend)
     }
 
     /// The accuracy matrix a(k, j) as a lower-triangular heatmap with the values in its cells.

@@ -42,7 +42,7 @@ public func stackedBarChart(categories: [String], segments: [BarSegment],
     let left = 30 + labelWidth + 10
     let right = width - 14 - legendWidth
 
-    doc.text(title, x: width / 2, y: 24, size: 15, anchor: .middle, bold: true)
+    drawTitle(title, in: &doc)
     guard right > left + 40, bottom > top + 40 else { return doc }
     func yPixel(_ v: Double) -> Double { bottom - min(1, max(0, v / yMax)) * (bottom - top) }
 

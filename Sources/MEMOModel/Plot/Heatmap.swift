@@ -66,11 +66,11 @@ public func heatmap(matrix: [[Double?]], rowLabels: [String], columnLabels: [Str
     let scaleTicks = niceTicks(scale.range, count: 4)
     let scaleLabelWidth = scaleTicks.map { textWidth(tickLabel($0, step: scaleStep), size: font) }.max() ?? 0
     let barX = left + mapWidth + barGap
-    let width = max(barX + barWidth + 6 + scaleLabelWidth + 12 + 18 + 8, textWidth(title, size: titleSize) + 20)
+    let width = max(barX + barWidth + 6 + scaleLabelWidth + 12 + 18 + 8, textWidth(title, size: titleSize) * boldWidthFactor + 20)
     let height = top + mapHeight + 8 + columnLabelDepth + 12 + 18 + 10
     var doc = SVGDocument(width: width.rounded(.up), height: height.rounded(.up), title: title)
 
-    doc.text(title, x: width / 2, y: 26, size: titleSize, anchor: .middle, bold: true)
+    drawTitle(title, in: &doc, size: titleSize)
 
     // Cells: the whole map in the scale's low colour, then every other present cell.
     let low = scale.color(scale.range.lowerBound)

@@ -1,8 +1,8 @@
 import Foundation
 
 // A line chart of several series over the same categorical x positions (stages), with a title,
-// axis titles, y ticks and grid, and a legend in its own column right of the plot so it never
-// covers data.
+// axis titles, y ticks and grid, and a legend in its own column right of the plot or in rows below
+// it, so it never covers data.
 
 /// One curve of a line chart.
 public struct ChartSeries: Sendable {
@@ -30,22 +30,44 @@ public struct ChartSeries: Sendable {
 ///   - xTitle, yTitle: axis titles with units ("stage", "top-1 accuracy (%)").
 ///   - yRange: the vertical extent; `nil` for 0 to a round number above the largest value.
 ///   - width, height: canvas size in pixels.
+///   - legend: right of the plot (a column), or below it (rows; for narrow charts).
 public func lineChart(series: [ChartSeries], xLabels: [String], title: String, xTitle: String, yTitle: String,
-                      yRange: ClosedRange<Double>? = nil, width: Double = 720, height: Double = 440) -> SVGDocument {
+                      yRange: ClosedRange<Double>? = nil, width: Double = 720, height: Double = 440,
+                      legend: LegendPlacement = .right) -> SVGDocument {
     var doc = SVGDocument(width: width, height: height, title: title)
     let maxValue = series.flatMap(\.values).compactMap { $0 }.filter(\.isFinite).max() ?? 1
     let range = yRange ?? 0...niceUpperBound(maxValue)
     let font = 12.0, titleSize = 15.0
 
-    // Legend: a column of swatches right of the plot; more columns when the entries do not fit.
-    let left = 66.0, top = 40.0, bottom = height - 52
-    let rowHeight = 17.0
-    let rowsPerColumn = max(1, Int((bottom - top) / rowHeight))
-    let columns = series.isEmpty ? 0 : (series.count + rowsPerColumn - 1) / rowsPerColumn
-    let entryWidth = min(width / 3, (series.map { textWidth($0.name, size: font) }.max() ?? 0) + 34)
-    let right = width - 14 - Double(columns) * entryWidth
+    // Legend: a column of swatches right of the plot (more columns when the entries do not
+    // fit), or rows of them below the x axis title. Either way it stays off the data.
+    let left = 66.0, top = 40.0, rowHeight = 17.0
+    var bottom = height - 52, right = width - 14
+    var legendSlots: [(x: Double, y: Double, width: Double)] = []
+    switch legend {
+    case .right:
+        let rowsPerColumn = max(1, Int((bottom - top) / rowHeight))
+        let columns = series.isEmpty ? 0 : (series.count + rowsPerColumn - 1) / rowsPerColumn
+        let entryWidth = min(width / 3, (series.map { textWidth($0.name, size: font) }.max() ?? 0) + 34)
+        right = width - 14 - Double(columns) * entryWidth
+        legendSlots = series.indices.map { i in
+            (right + 14 + Double(i / rowsPerColumn) * entryWidth, top + 6 + Double(i % rowsPerColumn) * rowHeight, entryWidth)
+        }
+    case .below:
+        var x = left, row = 0
+        var placed: [(x: Double, row: Int, width: Double)] = []
+        for s in series {
+            let entryWidth = min(right - left, textWidth(s.name, size: font) + 40)
+            if x + entryWidth > right && x > left { x = left; row += 1 }
+            placed.append((x, row, entryWidth))
+            x += entryWidth
+        }
+        let rows = series.isEmpty ? 0 : row + 1
+        bottom = height - 52 - Double(rows) * rowHeight - 4
+        legendSlots = placed.map { ($0.x, bottom + 52 + 8 + Double($0.row) * rowHeight, $0.width) }
+    }
 
-    doc.text(title, x: width / 2, y: 24, size: titleSize, anchor: .middle, bold: true)
+    drawTitle(title, in: &doc, size: titleSize)
     guard right > left + 40, bottom > top + 40 else { return doc }
 
     let span = range.upperBound - range.lowerBound
@@ -105,13 +127,18 @@ public func lineChart(series: [ChartSeries], xLabels: [String], title: String, x
         }
     }
 
-    // Legend entries, column by column.
-    for (i, s) in series.enumerated() {
-        let column = i / rowsPerColumn, row = i % rowsPerColumn
-        let x = right + 14 + Double(column) * entryWidth
-        let y = top + 6 + Double(row) * rowHeight
-        doc.line(x1: x, y1: y, x2: x + 18, y2: y, stroke: s.color, width: 3, dash: s.dashed ? "5 3" : nil)
-        doc.text(truncated(s.name, width: entryWidth - 28, size: font), x: x + 24, y: y, size: font, centred: true)
+    // Legend entries.
+    for (s, slot) in zip(series, legendSlots) {
+        doc.line(x1: slot.x, y1: slot.y, x2: slot.x + 18, y2: slot.y, stroke: s.color, width: 3, dash: s.dashed ? "5 3" : nil)
+        doc.text(truncated(s.name, width: slot.width - 28, size: font), x: slot.x + 24, y: slot.y, size: font, centred: true)
     }
     return doc
+}
+
+/// Where a chart's legend goes.
+public enum LegendPlacement: Sendable {
+    /// A column right of the plot.
+    case right
+    /// Rows under the x axis title, for narrow charts.
+    case below
 }

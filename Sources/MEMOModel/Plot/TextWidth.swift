@@ -33,3 +33,20 @@ func truncated(_ text: String, width: Double, size: Double) -> String {
     }
     return out + "…"
 }
+
+/// The font size at most `size` at which `text` fits in `width` pixels, not below `minimum`
+/// (where it may still overflow: callers truncate then).
+func fittedSize(_ text: String, width: Double, size: Double, minimum: Double = 10) -> Double {
+    let needed = textWidth(text, size: size)
+    return needed <= width ? size : max(minimum, (size * width / needed * 10).rounded(.down) / 10)
+}
+
+/// How much wider DejaVu Sans Bold sets a text than the regular face (about 10 %, rounded up).
+let boldWidthFactor = 1.12
+
+/// A chart title drawn centred at the top of `doc`, shrunk (and if need be cut) to the width.
+func drawTitle(_ title: String, in doc: inout SVGDocument, size: Double = 15) {
+    let room = (doc.width - 16) / boldWidthFactor
+    let fitted = fittedSize(title, width: room, size: size)
+    doc.text(truncated(title, width: room, size: fitted), x: doc.width / 2, y: 24, size: fitted, anchor: .middle, bold: true)
+}

@@ -63,9 +63,10 @@ public enum HTMLReport {
 
     static func h(_ text: String) -> String { SVGDocument.escape(text) }
 
-    /// Canvas of the page's line and bar charts: smaller than the PNGs' so that their text stays
-    /// legible when a phone scales them down.
-    static let chartWidth = 600.0, chartHeight = 380.0
+    /// Canvas of the page's line charts (legend below the plot, two side by side on a desktop)
+    /// and bar chart: smaller than the PNGs' so that their text stays legible when a phone
+    /// scales them down.
+    static let chartWidth = 460.0, chartHeight = 400.0, barChartWidth = 600.0
 
     /// Display names: the folder names, numbered when two are the same.
     static func runNames(_ runs: [RunReport]) -> [String] {
@@ -202,12 +203,14 @@ public enum HTMLReport {
             curves += [ChartSeries(name: "NME top-1", values: n.perTask.top1Curve.map { Optional($0) }, color: .palette(1)),
                        ChartSeries(name: "NME top-5", values: nmeTop5.map { Optional($0) }, color: .palette(1), dashed: true)]
         }
+        s += "<div class=\"grid2\">"
         s += figure(lineChart(series: curves, xLabels: stageLabels(run), title: "Accuracy on all classes seen",
                               xTitle: "stage (classes seen)", yTitle: "accuracy on the test images (%)", yRange: 0...100,
-                              width: chartWidth, height: chartHeight),
+                              width: chartWidth, height: chartHeight, legend: .below),
                     caption: "Top-1 (solid) and top-5 (dashed) after each stage, CNN and NME heads.")
-        s += figure(run.cnn.plot(width: chartWidth, height: chartHeight),
+        s += figure(run.cnn.plot(width: chartWidth, height: chartHeight, legend: .below),
                     caption: "The forgetting picture: each task's accuracy from the stage that brings it.")
+        s += "</div>\n"
 
         s += "\(sub("Accuracy matrix"))<div class=\"grid2\">"
         s += figure(run.cnn.matrixHeatmap(), caption: "a(k, j): CNN top-1 after stage k on the classes of task j.")
@@ -224,10 +227,12 @@ public enum HTMLReport {
             oldNew.append(ChartSeries(name: "\(name) new classes", values: evaluations.map { Optional($0.new) },
                                       color: .palette(color), dashed: true))
         }
+        s += "<div class=\"grid2\">"
         s += figure(lineChart(series: oldNew, xLabels: stageLabels(run), title: "Old and new classes",
                               xTitle: "stage (classes seen)", yTitle: "top-1 accuracy (%)", yRange: 0...100,
-                              width: chartWidth, height: chartHeight),
+                              width: chartWidth, height: chartHeight, legend: .below),
                     caption: "Old: classes known before the stage (none at stage 0); new: the stage's own classes.")
+        s += "</div>\n"
         s += trainingSection(run, sub: sub, versions: versions)
 
         // Confusion.
@@ -252,7 +257,7 @@ public enum HTMLReport {
         let references = config.memoryBudgetBytes.map { [("memory budget", mebibytes($0))] } ?? []
         s += figure(stackedBarChart(categories: run.checkpoints.map { "\($0.stage)" }, segments: segments, references: references,
                                     title: "What the learner holds after each stage", xTitle: "stage", yTitle: "memory (MiB)",
-                                    width: chartWidth, height: chartHeight),
+                                    width: barChartWidth, height: 380),
                     caption: config.memoryBudgetBytes == nil
                         ? "No --memory-budget was given: the run keeps -ms \(config.memorySize) exemplars whatever the model's size."
                         : "Dashed: the --memory-budget the exemplar count was derived from (backbone and exemplars count against it).")
@@ -312,25 +317,25 @@ public enum HTMLReport {
             }
         }
         let gamma = run.checkpoints.map { $0.alignGamma.map(Double.init) }
+        s += "<div class=\"grid2\">"
         if gamma.contains(where: { $0 != nil }) {
             s += figure(lineChart(series: [ChartSeries(name: "γ", values: gamma, color: .palette(4))],
                                   xLabels: run.checkpoints.map { "\($0.stage)" }, title: "Weight-align factor γ per stage",
-                                  xTitle: "stage", yTitle: "γ (old / new fc row norm)", width: chartWidth, height: 300),
+                                  xTitle: "stage", yTitle: "γ (old / new fc row norm)", width: chartWidth, height: chartHeight, legend: .below),
                         caption: "New classes' fc rows are scaled by γ after each stage from 1 on (none at stage 0).")
         }
         s += figure(lineChart(series: [ChartSeries(name: "total loss", values: loss, color: .palette(0)),
                                        ChartSeries(name: "auxiliary loss", values: aux, color: .palette(1), dashed: true)],
                               xLabels: labels, title: "Training loss per epoch", xTitle: "stage.epoch",
-                              yTitle: "mean loss over the epoch's batches", width: chartWidth, height: chartHeight),
+                              yTitle: "mean loss over the epoch's batches", width: chartWidth, height: chartHeight, legend: .below),
                     caption: "Total = cross-entropy of fc + α · auxiliary cross-entropy (from stage 1 on).")
-        s += "<div class=\"grid2\">"
         s += figure(lineChart(series: [ChartSeries(name: "train accuracy", values: accuracy, color: .palette(2))],
                               xLabels: labels, title: "Training accuracy per epoch", xTitle: "stage.epoch",
-                              yTitle: "accuracy on training batches (%)", yRange: 0...100, width: chartWidth, height: 320),
+                              yTitle: "accuracy on training batches (%)", yRange: 0...100, width: chartWidth, height: chartHeight, legend: .below),
                     caption: "On the augmented batches as they were trained.")
         s += figure(lineChart(series: [ChartSeries(name: "learning rate", values: rate, color: .palette(3))],
                               xLabels: labels, title: "Learning rate per epoch", xTitle: "stage.epoch",
-                              yTitle: "learning rate", width: chartWidth, height: 320))
+                              yTitle: "learning rate", width: chartWidth, height: chartHeight, legend: .below))
         return s + "</div>\n"
     }
 
@@ -390,12 +395,14 @@ public enum HTMLReport {
             memory.append(ChartSeries(name: name, values: pad(run.memory.rows.map { mebibytes($0.report.budgetBytes) }), color: .palette(i)))
         }
         let labels = (0..<stages).map(String.init)
+        s += "<div class=\"grid2\">"
         s += figure(lineChart(series: series, xLabels: labels, title: "Top-1 accuracy per stage", xTitle: "stage",
-                              yTitle: "top-1 accuracy (%)", yRange: 0...100, width: chartWidth, height: chartHeight),
+                              yTitle: "top-1 accuracy (%)", yRange: 0...100, width: chartWidth, height: chartHeight, legend: .below),
                     caption: "CNN solid, NME dashed; one colour per run.")
         s += figure(lineChart(series: memory, xLabels: labels, title: "Backbone and exemplars per stage", xTitle: "stage",
-                              yTitle: "memory (MiB)", width: chartWidth, height: chartHeight),
+                              yTitle: "memory (MiB)", width: chartWidth, height: chartHeight, legend: .below),
                     caption: "The quantity memory budgets count (classifiers excluded).")
+        s += "</div>\n"
         return s
     }
 }
