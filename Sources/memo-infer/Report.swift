@@ -9,8 +9,9 @@ struct Report: ParsableCommand {
         discussion: """
         From the evaluations stored in the stage checkpoints (nothing is recomputed): the run's \
         identity and files, headline figures (those of `memo-infer forgetting --format json`), \
-        accuracy curves, the accuracy matrix, old and new classes, the confusion of a stage, memory \
-        per stage and a sortable per-class table. With several folders (runs of one dataset), a \
+        accuracy curves, the accuracy matrix, old and new classes, weight-align gamma and training \
+        curves (checkpoint format 3), the confusion of a stage with a few misclassified test images, \
+        memory per stage and a sortable per-class table. With several folders (runs of one dataset), a \
         comparison comes first. Charts are inline SVG; the page needs no network and is the same \
         for the same folders. A folder with a missing or damaged stage gives a page marked partial \
         showing the stages before it (and a note on stderr).
