@@ -244,8 +244,11 @@ def main():
     args = p.parse_args()
     try:
         args.run(args)
+    except BrokenPipeError:
+        sys.stderr.close()  # the reader stopped early (| head): not an error
     except (ValueError, OSError, KeyError, RuntimeError) as e:
-        raise SystemExit(f"memo_torch: error: {e}".splitlines()[0] if not isinstance(e, RuntimeError) else f"memo_torch: error: {e}")
+        # load_state_dict's RuntimeError lists every missing/unexpected key on its own lines.
+        raise SystemExit(f"memo_torch: error: {e}")
 
 
 if __name__ == "__main__":

@@ -75,6 +75,9 @@ public enum CheckpointImport {
             throw StateDictImportError(path: request.source, problem: "no AdaptiveExtractors.<k> tensors: not a state_dict of MEMO's AdaptiveNet")
         }
         var config = request.config
+        if let text = stateDict.metadata["config"], let exported = try? JSONDecoder().decode(MEMOConfig.self, from: Data(text.utf8)) {
+            config = exported.withDataAndSplit(of: request.config)
+        }
         try config.validate()
         let data = try Dataset.load(kind: config.dataset, dataDir: config.dataDir, trainPerClass: config.trainPerClass,
                                     testPerClass: config.testPerClass)
@@ -254,5 +257,20 @@ public enum CheckpointImport {
         guard case let .array(items)? = try? StrictJSON.parse(Array(text.utf8)) else { return nil }
         let values = items.compactMap { v -> Int? in if case let .integer(i) = v { return i }; return nil }
         return values.count == items.count ? values : nil
+    }
+}
+
+extension MEMOConfig {
+    /// A memo-swift export's recorded configuration (its optimisation settings and seed, which
+    /// produced the weights) with the data, split, backbone, memory and training-part fields of
+    /// an import's request, which say how the imported stage is used.
+    func withDataAndSplit(of r: MEMOConfig) -> MEMOConfig {
+        var c = self
+        c.dataset = r.dataset; c.dataDir = r.dataDir; c.trainPerClass = r.trainPerClass; c.testPerClass = r.testPerClass
+        c.classOrder = r.classOrder; c.backbone = r.backbone; c.initCls = r.initCls; c.increment = r.increment
+        c.memorySize = r.memorySize; c.memoryPerClass = r.memoryPerClass; c.fixedMemory = r.fixedMemory
+        c.memoryBudgetBytes = nil; c.trainBase = r.trainBase; c.trainAdaptive = r.trainAdaptive
+        c.threads = r.threads; c.runID = nil
+        return c
     }
 }
