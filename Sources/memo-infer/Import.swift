@@ -16,7 +16,7 @@ struct Import: ParsableCommand {
 
         With the dataset, the stage is evaluated on the test images of the classes seen as memo-train \
         stores it (CNN and NME, so forgetting and confusion work); the exemplar memory is the one \
-        listed in a memo-swift export (memo_swift.exemplar_*), else chosen by herding over each \
+        listed in a memo-swift export (memo_swift.exemplar_*) when it fits the dataset, else chosen by herding over each \
         class's training images with the imported network (-ms exemplars in all), and the class means \
         come from it. The checkpoint records this in its import_json attribute. Stages imported into \
         one folder are one run (stage-00.h5, stage-01.h5, ...).

@@ -222,6 +222,11 @@ struct InteropTests {
         let d = try Checkpoint.read(dir + "/again/stage-02.h5")
         #expect(d.importInfo?.exemplars == "export" && d.memory == c.memory && d.evaluation == c.evaluation)
         #expect(d.tensors == c.tensors)
+        // With another training subset the listed exemplars do not fit: a note, and herding.
+        let other = try Self.execute(["import", exported, "-o", dir + "/again/stage-02.h5", "--task-sizes", "2,2,2"]
+            + common.map { $0 == "6" ? "5" : $0 })
+        #expect(other.status == 0 && other.stderr.contains("note: ") && other.stderr.contains("its exemplars are not used"), "\(other.stderr)")
+        #expect(try Checkpoint.read(dir + "/again/stage-02.h5").importInfo?.exemplars == "herding")
     }
 
     /// The state_dict of the first `blocks` stages of `full` (fc rows and columns cut, aux_fc of the

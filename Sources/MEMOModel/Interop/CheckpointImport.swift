@@ -115,7 +115,11 @@ public enum CheckpointImport {
         let m = config.exemplarsPerClass(classesSeen: total)
         var memory = ExemplarMemory()
         var exemplarSource = "herding"
-        if let listed = try exportedMemory(stateDict, path: request.source, trainLabels: trainLabels, classes: total) {
+        var listed: ExemplarMemory?
+        do { listed = try exportedMemory(stateDict, path: request.source, trainLabels: trainLabels, classes: total) } catch {
+            log("note: \(error); its exemplars are not used")
+        }
+        if let listed {
             memory = listed
             exemplarSource = "export"
         } else {
@@ -137,8 +141,8 @@ public enum CheckpointImport {
 
         // Stages imported into one folder are one run: take the run id of the stages already there.
         let folder = (request.output as NSString).deletingLastPathComponent
-        let existing = try RunFolder.checkpoints(in: folder.isEmpty ? "." : folder, allowMissing: true)
-            .filter { $0.stage < stage }
+        let existing = try (0..<stage).map { (folder.isEmpty ? "" : folder + "/") + Checkpoint.fileName(stage: $0) }
+            .filter { FileManager.default.fileExists(atPath: $0) }.map { try Checkpoint.read($0) }
         config.threads = config.threads ?? EngineThreads.processDefault
         config.runID = nil
         let set = data.train
@@ -229,8 +233,9 @@ public enum CheckpointImport {
         return out
     }
 
-    /// The exemplar memory listed in a memo-swift export, when it has one that fits this dataset
-    /// (indices of training images whose labels agree), else nil.
+    /// The exemplar memory listed in a memo-swift export, nil when the state_dict lists none;
+    /// throws when the list does not fit this dataset (an index that is not a training image of
+    /// its class: another dataset, subset or class order).
     static func exportedMemory(_ stateDict: StateDict, path: String, trainLabels: [Int], classes: Int) throws -> ExemplarMemory? {
         guard let idx = stateDict.tensors[CheckpointExport.extraPrefix + "exemplar_indices"]?.integerValues,
               let labels = stateDict.tensors[CheckpointExport.extraPrefix + "exemplar_labels"]?.integerValues else { return nil }
