@@ -3,7 +3,8 @@ import PackageDescription
 
 /// memo-swift: MEMO class-incremental learning (ICLR 2023) on the CPU.
 /// Heavy kernels go to oneDNN (Debian libdnnl-dev 2.6); HDF5 holds checkpoints, libpng images,
-/// zlib the gzip'd datasets. `scripts/setup.sh` installs the Debian packages.
+/// zlib the gzip'd datasets, libzip PyTorch's torch.save archives; Open MPI carries data-parallel
+/// training (used only under mpirun). `scripts/setup.sh` installs the Debian packages.
 let release: [SwiftSetting] = [
     .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
 ]
@@ -24,9 +25,11 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng16", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
+        .systemLibrary(name: "CZip", pkgConfig: "libzip", providers: [.apt(["libzip-dev"])]),
         .target(
             name: "MEMOModel",
-            dependencies: ["CHDF5", "CPNG", "CDNNL", "CZlib"],
+            dependencies: ["CHDF5", "CPNG", "CDNNL", "CZlib", "CMPI", "CZip"],
             swiftSettings: release + [.swiftLanguageMode(.v5)]
         ),
         .target(

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The long form of the fuzz tests (Tests/MEMOModelTests/FuzzTests.swift): N mutated PNGs, N
-# mutated checkpoints and N checkpoints with bits flipped anywhere (default 10,000 each), seeded by
+# mutated checkpoints, N checkpoints with bits flipped anywhere, N mutated torch.save files, N
+# mutated state_dict pickles and N mutated CIFAR pickles (default 10,000 each), seeded by
 # MEMO_FUZZ_SEED (default 2023). Every input must load or throw a one-line typed error naming the
 # file, within the per-input time limit, and a checkpoint that loads must hold the original's data
 # (no silent damage); the outcome counts are printed. About 20 minutes for 10,000 in a debug build

@@ -4,7 +4,8 @@
 # numerical part once more with one default oneDNN thread and, on a CPU with AVX-512, once more on
 # the AVX2 path (DNNL_MAX_CPU_ISA=AVX2: nChw8c activations instead of nChw16c), then the short
 # kill test (a release build of memo-train, 3 runs killed with SIGKILL and resumed;
-# scripts/kill-test.sh). MEMO_SKIP_KILL_TEST=1 skips the kill test.
+# scripts/kill-test.sh) and the MPI fault test (a rank of an `mpirun -np 2` run killed, the run
+# resumed; scripts/mpi-test.sh). MEMO_SKIP_KILL_TEST=1 skips both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -18,4 +19,5 @@ if grep -qw avx512f /proc/cpuinfo; then
 fi
 if [ "${MEMO_SKIP_KILL_TEST:-0}" != 1 ]; then
     scripts/kill-test.sh --short
+    scripts/mpi-test.sh --binary .build/release/memo-train
 fi

@@ -37,7 +37,7 @@ struct Budget: ParsableCommand {
 
     func validate() throws {
         guard BudgetArchitecture(name: net) != nil else {
-            throw ValidationError("unknown backbone '\(net)' (known: \(Backbone.allCases.map(\.rawValue).joined(separator: ", ")), conv2)")
+            throw ValidationError("--net \(net): unknown backbone (known: \(Backbone.allCases.map(\.rawValue).joined(separator: ", ")), conv2)")
         }
         guard classes >= 1 else { throw ValidationError("--classes \(classes): must be 1 or more") }
         guard bytesPerImage >= 1 else { throw ValidationError("--bytes-per-image \(bytesPerImage): must be 1 or more") }

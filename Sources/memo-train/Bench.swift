@@ -26,19 +26,30 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
-        print("engine: \(engineDescription) (OMP_NUM_THREADS=\(ProcessInfo.processInfo.environment["OMP_NUM_THREADS"] ?? "unset"), "
-            + "DNNL_MAX_CPU_ISA=\(ProcessInfo.processInfo.environment["DNNL_MAX_CPU_ISA"] ?? "unset"))")
-        print("| \(backbone.rawValue) | train img/s (batch \(batch)) | inference img/s (batch \(inferenceBatch)) |")
-        print("|---|---|---|")
+        // Under mpirun every rank takes its shard of each batch; rank 0 prints global images/s.
+        let world = Communicator.world
+        let parallel = world.map(DataParallel.mpi) ?? .single
+        let lead = parallel.isLead
+        func say(_ line: String) { if lead { print(line); fflush(stdout) } }
+        say("engine: \(engineDescription) (OMP_NUM_THREADS=\(ProcessInfo.processInfo.environment["OMP_NUM_THREADS"] ?? "unset"), "
+            + "DNNL_MAX_CPU_ISA=\(ProcessInfo.processInfo.environment["DNNL_MAX_CPU_ISA"] ?? "unset"))"
+            + (parallel.ranks > 1 ? "; \(parallel.ranks) MPI ranks, each its shard of every batch" : ""))
+        say("| \(backbone.rawValue) | train img/s (batch \(batch)) | inference img/s (batch \(inferenceBatch)) |"
+            + (parallel.ranks > 1 ? " allreduce per step |" : ""))
+        say(parallel.ranks > 1 ? "|---|---|---|---|" : "|---|---|---|")
         for k in ks.values {
             let r = runBenchmark(backbone: backbone, blocks: k, trainBatch: batch, inferenceBatch: inferenceBatch,
-                                 steps: steps, repeats: repeats)
-            print(String(format: "| K=%d | %.0f (runs: %@) | %.0f (runs: %@) |", k, r.trainMedian,
-                         r.trainImagesPerSecond.map { String(format: "%.0f", $0) }.joined(separator: ", "),
-                         r.inferenceMedian,
-                         r.inferenceImagesPerSecond.map { String(format: "%.0f", $0) }.joined(separator: ", ")))
-            fflush(stdout)
+                                 steps: steps, repeats: repeats, parallel: parallel)
+            var line = String(format: "| K=%d | %.0f (runs: %@) | %.0f (runs: %@) |", k, r.trainMedian,
+                              r.trainImagesPerSecond.map { String(format: "%.0f", $0) }.joined(separator: ", "),
+                              r.inferenceMedian,
+                              r.inferenceImagesPerSecond.map { String(format: "%.0f", $0) }.joined(separator: ", "))
+            if let s = r.allreduceSeconds {
+                line += String(format: " %.2f ms for %.1f MB |", s * 1000, Double(r.allreduceFloats * 4) / 1e6)
+            }
+            say(line)
         }
-        print(String(format: "peak resident memory: %.0f MiB", Double(peakResidentBytes()) / 1048576))
+        say(String(format: "peak resident memory: %.0f MiB", Double(peakResidentBytes()) / 1048576) + (parallel.ranks > 1 ? " (rank 0)" : ""))
+        world?.finalize()
     }
 }

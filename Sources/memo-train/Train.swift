@@ -27,7 +27,7 @@ private let defaults = MEMOConfig.defaults
 struct DataOptions: ParsableArguments {
     @Option(name: .customLong("dataset"), help: "Dataset (default \(defaults.dataset.rawValue)).")
     var dataset: DatasetKind?
-    @Option(name: .customLong("data-dir"), help: "Folder with the dataset files (default: /usr/share/datasets/fashion-mnist, ./data for CIFAR).")
+    @Option(name: .customLong("data-dir"), help: "Folder with the dataset files (default: /usr/share/datasets/fashion-mnist, ./data for CIFAR, binary or python version).")
     var dataDir: String?
     @Option(name: .customLong("train-per-class"), parsing: .unconditional, help: "Use only the first N training images of each class (1 or more).")
     var trainPerClass: Int?
@@ -177,10 +177,24 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        if !protocolOptions.device.isEmpty { print("note: -d \(protocolOptions.device.joined(separator: " ")) ignored: memo-train runs on the CPU") }
-        let run = try TrainingRun(try request())
-        run.log = { line in print(line); fflush(stdout) }
-        if isatty(1) != 0 { run.progress = { line in print("\r" + line, terminator: ""); fflush(stdout) } }
+        // Under mpirun with 2 or more processes every rank trains its shard; rank 0 prints and writes.
+        let world = Communicator.world
+        let lead = (world?.rank ?? 0) == 0
+        if lead, !protocolOptions.device.isEmpty { print("note: -d \(protocolOptions.device.joined(separator: " ")) ignored: memo-train runs on the CPU") }
+        let run = try TrainingRun(try request(), parallel: world.map(DataParallel.mpi) ?? .single)
+        if lead {
+            run.log = { line in print(line); fflush(stdout) }
+            if isatty(1) != 0 { run.progress = { line in print("\r" + line, terminator: ""); fflush(stdout) } }
+        } else {
+            run.log = { _ in }
+        }
+        if let path = ProcessInfo.processInfo.environment["MEMO_STEP_DIGESTS"] {
+            // One line per SGD step (stage epoch batch digest), per rank: to check a data-parallel run
+            // step by step against its single-process oracle.
+            let file = try RunLog(path: path + (world.map { ".rank\($0.rank)" } ?? ""))
+            run.afterStep = { net, stage, epoch, batch in file.write("\(stage) \(epoch) \(batch) \(String(net.parameterDigest(), radix: 16))") }
+        }
         try run.train()
+        world?.finalize()
     }
 }

@@ -132,4 +132,25 @@ enum DataFixtures {
         }
         return out
     }
+
+    // MARK: Zip
+
+    /// A zip archive of stored (uncompressed) entries, as `torch.save` writes them, without ZIP64
+    /// records (libzip reads both).
+    static func storedZip(_ entries: [(name: String, data: [UInt8])]) -> [UInt8] {
+        func le16(_ v: Int) -> [UInt8] { [UInt8(v & 0xFF), UInt8(v >> 8 & 0xFF)] }
+        var out: [UInt8] = [], central: [UInt8] = []
+        for (name, data) in entries {
+            let offset = out.count, crc = littleEndian(crc32(data)), size = littleEndian(UInt32(data.count))
+            let fields = le16(20) + le16(0) + le16(0) + le16(0) + le16(0x21) + crc + size + size + le16(name.utf8.count) + le16(0)
+            out += [0x50, 0x4B, 0x03, 0x04] + fields + Array(name.utf8) + data
+            central += [0x50, 0x4B, 0x01, 0x02] + le16(20) + fields + le16(0) + le16(0) + le16(0) + [0, 0, 0, 0]
+                + littleEndian(UInt32(offset)) + Array(name.utf8)
+        }
+        let start = out.count
+        out += central
+        out += [0x50, 0x4B, 0x05, 0x06] + le16(0) + le16(0) + le16(entries.count) + le16(entries.count)
+            + littleEndian(UInt32(central.count)) + littleEndian(UInt32(start)) + le16(0)
+        return out
+    }
 }

@@ -113,8 +113,8 @@ import Testing
         FileManager.default.changeCurrentDirectoryPath(dir)
         defer { FileManager.default.changeCurrentDirectoryPath(cwd) }
         #expect(DatasetReaderTests.message { try Dataset.load(kind: .cifar100) }
-            == "data: no such directory; cifar100 is read from data unless --data-dir names its folder "
-                + "(cifar-100-binary/ or its parent, the binary version of CIFAR-100)")
+            == "--data-dir not given and its default folder data does not exist; name the folder that holds cifar100 "
+                + "(cifar-100-binary/ or cifar-100-python/, or their parent)")
     }
 
     @Test func realFashionMNIST() throws {
@@ -204,12 +204,13 @@ import Testing
         #expect(throws: DatasetError.classNames(path: folder + "/batches.meta.txt", problem: "2 class names, expected 10")) {
             try Dataset.load(kind: .cifar10, dataDir: folder)
         }
-        // No CIFAR files at all: the message suggests the binary version.
+        // No CIFAR files at all: the message names the flag and both layouts.
         let empty = dir + "/empty"
         try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
         let missing = #expect(throws: DatasetError.self) { try Dataset.load(kind: .cifar100, dataDir: empty) }
-        #expect(missing?.description == "\(empty)/cifar-100-binary/test.bin: no such file (nor in \(empty); "
-            + "memo-swift reads the binary version of the dataset, not cifar-100-python)")
+        #expect(missing?.description == "--data-dir \(empty): holds no cifar100 files; expected cifar-100-binary/{train,test}.bin "
+            + "+ fine_label_names.txt (binary version) or cifar-100-python/{train,test,meta} (python version), "
+            + "in this folder or as the folder itself")
     }
 
     // MARK: PNG folder

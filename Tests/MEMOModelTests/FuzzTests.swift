@@ -2,15 +2,16 @@ import Foundation
 import Testing
 @testable import MEMOModel
 
-/// Seeded mutation fuzzing of the two readers that take files from outside: `readPNG(data:name:)`
-/// and `Checkpoint.read`. Every mutated input must either load or throw a typed error
+/// Seeded mutation fuzzing of the readers that take files from outside: `readPNG(data:name:)`,
+/// `Checkpoint.read`, `PyTorchFile.readStateDict` and the python-version CIFAR reader. Every mutated input must either load or throw a typed error
 /// (`PNGError`; `CheckpointError` or `HDF5Error`) whose description is one line naming the file.
 /// A crash would kill the test process; a hang is caught by a per-input time limit.
 ///
 /// A checkpoint that loads must hold the unmutated file's data: every dataset is checksummed.
 ///
 /// Short form by default (1000 PNG, 100 mutated and 200 bit-flipped checkpoint inputs, about 20 s
-/// in debug). Long form:
+/// in debug; 1000 mutated .pt files, 2000 mutated state_dict pickles and 2000 mutated CIFAR
+/// pickles, a few seconds). Long form:
 /// `MEMO_FUZZ_ITERATIONS=10000 swift test --filter FuzzTests` (or scripts/fuzz.sh); the seed is
 /// `MEMO_FUZZ_SEED` (default 2023). Each run prints its outcome counts.
 @Suite(.serialized)
@@ -86,6 +87,9 @@ struct FuzzTests {
         var loadedDifferent = 0
         var errors: [String: Int] = [:]
         var slowest = 0.0
+        /// Whether loaded inputs are compared with the unmutated one (not where a mutation may
+        /// legitimately change values, as in an unchecksummed pickle).
+        var comparesData = true
 
         mutating func record(_ error: Error, kind: String, name: String, what: String) {
             errors[kind, default: 0] += 1
@@ -101,7 +105,7 @@ struct FuzzTests {
 
         var total: Int { loaded + errors.values.reduce(0, +) }
         var description: String {
-            "\(total) inputs: \(loaded) loaded (\(loadedDifferent) of them different), " + errors.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }
+            "\(total) inputs: \(loaded) loaded" + (comparesData ? " (\(loadedDifferent) of them different)" : "") + ", " + errors.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }
                 .joined(separator: ", ") + String(format: "; slowest %.3f s", slowest)
         }
     }
@@ -417,5 +421,154 @@ struct FuzzTests {
         let hugeWeight = Self.readCheckpoint(path, what: "huge fc.weight", into: &outcomes)
         #expect(hugeWeight.map { "\($0)" } == "\(path): dataset 'model/fc.weight' has shape [2147483648, 2147483648], expected [4, 128]")
         print("targeted checkpoint edits: \(outcomes)")
+    }
+
+    // MARK: PyTorch files and pickles
+
+    static var pickleFixtures: String { Bundle.module.resourcePath! + "/Fixtures/pickle" }
+
+    static func classify(_ error: PyTorchFileError) -> String {
+        switch error {
+        case let .archive(e):
+            switch e {
+            case .cannotOpen: return "zip.cannotOpen"
+            case .notZip: return "zip.notZip"
+            case .corrupt: return "zip.corrupt"
+            case .tooLarge: return "zip.tooLarge"
+            case .unsupportedEntry: return "zip.unsupportedEntry"
+            }
+        case let .pickle(e): return classify(e)
+        case .notATorchFile: return "notATorchFile"
+        case .badTensor: return "badTensor"
+        case .notAStateDict: return "notAStateDict"
+        }
+    }
+
+    static func classify(_ error: PickleError) -> String {
+        switch error {
+        case .malformed: return "pickle.malformed"
+        case .refusedGlobal: return "pickle.refusedGlobal"
+        case .unsupported: return "pickle.unsupported"
+        case .tooLarge: return "pickle.tooLarge"
+        }
+    }
+
+    /// Reads a mutated .pt file; a state_dict that loads must be intact (every entry is CRC-checked)
+    /// when `original` is given, and well-formed in any case.
+    static func readTorchFile(_ path: String, what: String, original: StateDict?, into outcomes: inout Outcomes) {
+        let start = Date()
+        defer { outcomes.time(Date().timeIntervalSince(start), what: what) }
+        do {
+            let sd = try PyTorchFile.readStateDict(path: path)
+            outcomes.loaded += 1
+            for (key, t) in sd.tensors where t.bytes.count != t.count * t.dtype.size {
+                Issue.record("\(what): tensor \(key) of \(t.shape) has \(t.bytes.count) bytes")
+            }
+            if let original, sd.tensors != original.tensors {
+                outcomes.loadedDifferent += 1
+                Issue.record("\(what) loaded different tensors")
+            }
+        } catch let error as PyTorchFileError {
+            outcomes.record(error, kind: classify(error), name: path, what: what)
+        } catch {
+            Issue.record("untyped error after \(what): \(error)")
+        }
+    }
+
+    /// Whole-file mutations of real torch.save files: through libzip, its CRCs and the pickle.
+    @Test func mutatedTorchFilesLoadOrThrowOneLineErrors() throws {
+        let n = Self.longIterations ?? 1000
+        let seeds = try ["state_dict.pt", "checkpoint.pt", "parameters.pt"].map { name -> ([UInt8], StateDict) in
+            let path = Self.pickleFixtures + "/" + name
+            return ([UInt8](try Data(contentsOf: URL(fileURLWithPath: path))), try PyTorchFile.readStateDict(path: path))
+        }
+        let dir = try DataFixtures.temporaryDirectory("fuzz-pt")
+        defer { DataFixtures.cleanUp(dir) }
+        var mutator = Mutator(rng: MEMORandom(seed: Self.seed ^ 0x7041))
+        var outcomes = Outcomes()
+        for i in 0..<n {
+            let s = mutator.rng.below(seeds.count)
+            let (bytes, what) = mutator.mutate(seeds[s].0)
+            let path = dir + "/fuzz-\(i).pt"
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            Self.readTorchFile(path, what: "seed \(s): \(what)", original: seeds[s].1, into: &outcomes)
+            try? FileManager.default.removeItem(atPath: path)
+        }
+        print(".pt fuzz (seed \(Self.seed)): \(outcomes)")
+        #expect(outcomes.total == n && outcomes.loadedDifferent == 0)
+        #expect(outcomes.errors.count >= 2)
+    }
+
+    /// Mutations of the pickle inside a .pt file, re-zipped with valid CRCs so that every
+    /// mutation reaches the pickle machine and the tensor checks.
+    @Test func mutatedStateDictPicklesLoadOrThrowOneLineErrors() throws {
+        let n = Self.longIterations ?? 2000
+        let source = Self.pickleFixtures + "/state_dict.pt"
+        let archive = try ZipArchive(path: source)
+        let entries = try archive.entries.map { ($0.name, try archive.read($0, limit: $0.size)) }
+        let pickleIndex = try #require(entries.firstIndex { $0.0.hasSuffix("/data.pkl") })
+        let dir = try DataFixtures.temporaryDirectory("fuzz-pkl")
+        defer { DataFixtures.cleanUp(dir) }
+        // The re-zipped, unmutated file reads as the original.
+        let rezipped = dir + "/unmutated.pt"
+        try DataFixtures.write(DataFixtures.storedZip(entries.map { (name: $0.0, data: $0.1) }), to: rezipped)
+        #expect(try PyTorchFile.readStateDict(path: rezipped).tensors == PyTorchFile.readStateDict(path: source).tensors)
+        var mutator = Mutator(rng: MEMORandom(seed: Self.seed ^ 0x9C1E))
+        var outcomes = Outcomes()
+        outcomes.comparesData = false
+        for i in 0..<n {
+            var mutated = entries
+            let (bytes, what) = mutator.mutate(entries[pickleIndex].1)
+            mutated[pickleIndex].1 = bytes
+            let path = dir + "/fuzz-\(i).pt"
+            try DataFixtures.write(DataFixtures.storedZip(mutated.map { (name: $0.0, data: $0.1) }), to: path)
+            Self.readTorchFile(path, what: "data.pkl: \(what)", original: nil, into: &outcomes)
+            try? FileManager.default.removeItem(atPath: path)
+        }
+        print("state_dict pickle fuzz (seed \(Self.seed)): \(outcomes)")
+        #expect(outcomes.total == n)
+        #expect(outcomes.loaded > 0 && (outcomes.errors["pickle.malformed"] ?? 0) > 0)
+    }
+
+    /// Mutations of a python-version CIFAR batch (no checksum: every mutation reaches the parser).
+    @Test func mutatedCIFARPicklesLoadOrThrowOneLineErrors() throws {
+        let n = Self.longIterations ?? 2000
+        let seeds = try ["/cifar/cifar-10-batches-py/test_batch", "/cifar/test_batch_py3_protocol2",
+                         "/cifar/test_batch_py3_protocol4"].map {
+            [UInt8](try Data(contentsOf: URL(fileURLWithPath: Self.pickleFixtures + $0)))
+        }
+        // Prefer the structure: everything but the 9,216 bytes of pixels.
+        let structure = seeds.map { seed -> [Range<Int>] in
+            let n = seed.count
+            return [0..<min(n, 260), max(0, n - 260)..<n]
+        }
+        let dir = try DataFixtures.temporaryDirectory("fuzz-cifar")
+        defer { DataFixtures.cleanUp(dir) }
+        var mutator = Mutator(rng: MEMORandom(seed: Self.seed ^ 0xC1FA))
+        var outcomes = Outcomes()
+        outcomes.comparesData = false
+        for i in 0..<n {
+            let s = mutator.rng.below(seeds.count)
+            let (bytes, what) = mutator.mutate(seeds[s], preferred: structure[s])
+            let path = dir + "/batch-\(i)"
+            try DataFixtures.write(bytes, to: path)
+            let start = Date()
+            do {
+                let batch = try CIFAR.readPythonBatch(path, variant: .cifar10)
+                #expect(batch.pixels.count == batch.labels.count * 3072)
+                outcomes.loaded += 1
+            } catch let error as DatasetError {
+                let kind: String
+                if case let .pickle(e) = error { kind = Self.classify(e) } else { kind = "dataset" }
+                outcomes.record(error, kind: kind, name: path, what: "seed \(s): \(what)")
+            } catch {
+                Issue.record("untyped error after seed \(s): \(what): \(error)")
+            }
+            outcomes.time(Date().timeIntervalSince(start), what: "seed \(s): \(what)")
+            try? FileManager.default.removeItem(atPath: path)
+        }
+        print("CIFAR pickle fuzz (seed \(Self.seed)): \(outcomes)")
+        #expect(outcomes.total == n)
+        #expect(outcomes.loaded > 0 && (outcomes.errors["pickle.malformed"] ?? 0) > 0)
     }
 }

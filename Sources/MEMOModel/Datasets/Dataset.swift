@@ -4,9 +4,9 @@ import Foundation
 public enum DatasetKind: String, CaseIterable, Sendable, Codable {
     /// Zalando's Fashion-MNIST, gzip'd IDX files (Debian package `dataset-fashion-mnist`).
     case fashionMNIST = "fashion-mnist"
-    /// CIFAR-100, binary version (`cifar-100-binary/`).
+    /// CIFAR-100, binary (`cifar-100-binary/`) or python version (`cifar-100-python/`).
     case cifar100
-    /// CIFAR-10, binary version (`cifar-10-batches-bin/`).
+    /// CIFAR-10, binary (`cifar-10-batches-bin/`) or python version (`cifar-10-batches-py/`).
     case cifar10
     /// A folder of PNGs: `DIR/train/<class>/*.png` and `DIR/test/<class>/*.png`.
     case png
@@ -24,8 +24,8 @@ public enum DatasetKind: String, CaseIterable, Sendable, Codable {
     public var expectedContents: String {
         switch self {
         case .fashionMNIST: return "train-images-idx3-ubyte.gz and the other three IDX files; Debian: apt-get install dataset-fashion-mnist"
-        case .cifar10: return "cifar-10-batches-bin/ or its parent, the binary version of CIFAR-10"
-        case .cifar100: return "cifar-100-binary/ or its parent, the binary version of CIFAR-100"
+        case .cifar10: return "cifar-10-batches-bin/ or cifar-10-batches-py/, or their parent"
+        case .cifar100: return "cifar-100-binary/ or cifar-100-python/, or their parent"
         case .png: return "train/<class>/*.png and test/<class>/*.png"
         }
     }
@@ -69,6 +69,17 @@ public enum DatasetError: Error, CustomStringConvertible, Equatable {
     case emptyClass(path: String)
     case classFoldersDiffer(train: String, test: String, onlyInTrain: [String], onlyInTest: [String])
     case invalidClassOrder(path: String, problem: String)
+    /// No CIFAR files in the --data-dir folder (`expected` lists both layouts); `isDefault` when
+    /// no --data-dir was given.
+    case noCIFARFiles(kind: DatasetKind, path: String, expected: String, isDefault: Bool)
+    /// torchvision's CIFAR archive whose MD5 is not the published one.
+    case archiveChecksum(path: String, found: String, expected: String)
+    /// torchvision's CIFAR archive (MD5 verified) where its extracted folder is needed.
+    case archiveNotExtracted(path: String, command: String, folder: String)
+    /// A python-version file that does not unpickle (malformed, a refused global).
+    case pickle(PickleError)
+    /// A python-version file that unpickles to something other than the expected data.
+    case unexpectedContent(path: String, problem: String)
 
     public var description: String {
         switch self {
@@ -78,7 +89,7 @@ public enum DatasetError: Error, CustomStringConvertible, Equatable {
         case let .missingDirectory(path): return "\(path): no such directory"
         case let .noDataFolder(kind, path, isDefault):
             return isDefault
-                ? "\(path): no such directory; \(kind.rawValue) is read from \(path) unless --data-dir names its folder (\(kind.expectedContents))"
+                ? "--data-dir not given and its default folder \(path) does not exist; name the folder that holds \(kind.rawValue) (\(kind.expectedContents))"
                 : "--data-dir \(path): no such directory"
         case let .missingFile(path, hint): return "\(path): no such file" + (hint.map { " (\($0))" } ?? "")
         case let .cannotRead(path, reason): return "\(path): cannot read: \(reason)"
@@ -98,6 +109,16 @@ public enum DatasetError: Error, CustomStringConvertible, Equatable {
             if !onlyTest.isEmpty { parts.append("only in \(test): \(onlyTest.joined(separator: ", "))") }
             return "class folders of \(train) and \(test) differ: " + parts.joined(separator: "; ")
         case let .invalidClassOrder(path, problem): return "\(path): invalid class order: \(problem)"
+        case let .noCIFARFiles(kind, path, expected, isDefault):
+            return (isDefault ? "--data-dir not given and its default folder \(path) holds" : "--data-dir \(path): holds")
+                + " no \(kind.rawValue) files; expected \(expected), in this folder or as the folder itself"
+        case let .archiveChecksum(path, found, expected):
+            return "\(path): MD5 \(found) is not the published \(expected): the download is incomplete or damaged"
+        case let .archiveNotExtracted(path, command, folder):
+            return "\(path): the archive itself is not read (its MD5 is the published one); extract it with "
+                + "'\(command)' and give --data-dir \(folder) or its parent"
+        case let .pickle(error): return error.description
+        case let .unexpectedContent(path, problem): return "\(path): \(problem)"
         }
     }
 }
@@ -140,19 +161,28 @@ public struct Dataset: Sendable {
     /// Loads a dataset.
     /// - Parameters:
     ///   - kind: which reader.
-    ///   - dataDir: its folder; `nil` uses `kind.defaultDirectory`. For CIFAR either the
-    ///     `cifar-10-batches-bin` / `cifar-100-binary` folder itself or its parent.
+    ///   - dataDir: its folder; `nil` uses `kind.defaultDirectory`. For CIFAR the
+    ///     `cifar-10-batches-bin` / `cifar-100-binary` or `cifar-10-batches-py` / `cifar-100-python`
+    ///     folder itself or its parent; torchvision's `.tar.gz` archive gets an MD5 check and a
+    ///     message saying how to extract it.
     ///   - trainPerClass: keep only the first N training images of each class (file order).
     ///   - testPerClass: keep only the first N test images of each class.
     public static func load(kind: DatasetKind, dataDir: String? = nil, trainPerClass: Int? = nil,
                             testPerClass: Int? = nil) throws -> Dataset {
         guard let dir = dataDir ?? kind.defaultDirectory else { throw DatasetError.directoryRequired(kind) }
+        if kind == .cifar10 || kind == .cifar100, !isDirectory(dir), fileExists(dir) {
+            let variant: CIFAR.Variant = kind == .cifar10 ? .cifar10 : .cifar100
+            guard (dir as NSString).lastPathComponent == variant.archive else {
+                throw DatasetError.noCIFARFiles(kind: kind, path: dir, expected: variant.expectedFiles, isDefault: dataDir == nil)
+            }
+            throw try CIFAR.archiveAdvice(variant, archive: dir)
+        }
         guard isDirectory(dir) else { throw DatasetError.noDataFolder(kind: kind, path: dir, isDefault: dataDir == nil) }
         var dataset: Dataset
         switch kind {
         case .fashionMNIST: dataset = try FashionMNIST.load(directory: dir)
-        case .cifar10: dataset = try CIFAR.load(.cifar10, directory: dir)
-        case .cifar100: dataset = try CIFAR.load(.cifar100, directory: dir)
+        case .cifar10: dataset = try CIFAR.load(.cifar10, directory: dir, isDefault: dataDir == nil)
+        case .cifar100: dataset = try CIFAR.load(.cifar100, directory: dir, isDefault: dataDir == nil)
         case .png: dataset = try PNGFolder.load(directory: dir, trainPerClass: trainPerClass, testPerClass: testPerClass)
         }
         if kind != .png {

@@ -67,6 +67,27 @@ public final class MEMONetwork: ParameterContainer {
         return all.filter { $0.1.kind == .weight }
     }
 
+    /// FNV-1a over the bit patterns of every tensor (weights and running statistics), in
+    /// `namedParameters()` order: equal digests mean bitwise-equal networks.
+    public func parameterDigest() -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for (_, p) in namedParameters() {
+            for v in p.value.data {
+                h = (h ^ UInt64(v.bitPattern)) &* 0x0000_0100_0000_01b3
+            }
+        }
+        return h
+    }
+
+    /// Running statistics that a training step updates: those of the parts in batch-statistics
+    /// mode.
+    public func batchStatisticParameters() -> [Parameter] {
+        var all: [(String, Parameter)] = []
+        if generalizedState.batchStatistics { all += generalized.namedParameters() }
+        for (k, b) in specialized.enumerated() where specializedStates[k].batchStatistics { all += b.namedParameters() }
+        return all.map(\.1).filter { $0.kind == .runningStatistic }
+    }
+
     /// Starts a new stage with `newClasses` classes (the reference's `update_fc`): a specialized
     /// block (a copy of the newest one after stage 0), `fc` grown to all classes with the old
     /// weights and biases kept in place, and a fresh `auxFC` (64 -> newClasses + 1).

@@ -9,6 +9,10 @@ public struct BenchmarkResult: Sendable {
     public var blocks: Int
     public var trainImagesPerSecond: [Double]
     public var inferenceImagesPerSecond: [Double]
+    /// Data-parallel runs: floats summed over the ranks per step (gradients and running
+    /// statistics) and the median seconds of that allreduce alone.
+    public var allreduceFloats = 0
+    public var allreduceSeconds: Double?
 
     public var trainMedian: Double { median(trainImagesPerSecond) }
     public var inferenceMedian: Double { median(inferenceImagesPerSecond) }
@@ -31,9 +35,12 @@ public func peakResidentBytes() -> Int {
 }
 
 /// Runs the benchmark for one K. Each repeat times `steps` training steps and `steps`
-/// inference batches after one warm-up step (which builds the primitives).
+/// inference batches after one warm-up step (which builds the primitives). Under an MPI job
+/// (`parallel` from `DataParallel.mpi`) every rank takes its shard of each training and inference
+/// batch, the figures are global images/s, and the allreduce of one step is timed on its own.
 public func runBenchmark(backbone: Backbone, blocks: Int, trainBatch: Int = 128, inferenceBatch: Int = 256,
-                         steps: Int = 5, repeats: Int = 3, classesPerStage: Int = 10) -> BenchmarkResult {
+                         steps: Int = 5, repeats: Int = 3, classesPerStage: Int = 10,
+                         parallel: DataParallel = .single) -> BenchmarkResult {
     precondition(blocks >= 1 && steps >= 1 && repeats >= 1 && trainBatch >= 1 && inferenceBatch >= 1,
                  "the benchmark needs at least one block, step, repeat and image")
     var rng = MEMORandom(seed: 1)
@@ -48,17 +55,41 @@ public func runBenchmark(backbone: Backbone, blocks: Int, trainBatch: Int = 128,
     let known = net.classCount - classesPerStage
     let auxLabels = blocks > 1 ? MEMOLoss.auxiliaryLabels(labels, knownClasses: known) : nil
 
+    let trainInput = Array(input[0..<(trainBatch * 3 * 32 * 32)])
     func trainStep() {
-        input.withUnsafeBufferPointer { net.forward($0.baseAddress!, count: trainBatch, training: true) }
-        net.backward(MEMOLoss(network: net, labels: labels, auxLabels: auxLabels))
+        if parallel.isPlain {
+            input.withUnsafeBufferPointer { net.forward($0.baseAddress!, count: trainBatch, training: true) }
+            net.backward(MEMOLoss(network: net, labels: labels, auxLabels: auxLabels))
+        } else {
+            _ = parallel.computeGradients(network: net, input: trainInput, labels: labels, auxKnownClasses: blocks > 1 ? known : nil,
+                                          alphaAux: 1, parameters: params)
+        }
         sgd.step(params)
     }
     func inferStep() {
-        input.withUnsafeBufferPointer { net.forward($0.baseAddress!, count: inferenceBatch, training: false) }
+        for r in parallel.localShards {
+            let rows = parallel.shard(r, of: inferenceBatch)
+            guard !rows.isEmpty else { continue }
+            input.withUnsafeBufferPointer { net.forward($0.baseAddress! + rows.lowerBound * 3 * 32 * 32, count: rows.count, training: false) }
+        }
+        parallel.barrier()
     }
     var train: [Double] = [], infer: [Double] = []
     trainStep()
     inferStep()
+    var result = BenchmarkResult(backbone: backbone, blocks: blocks, trainImagesPerSecond: [], inferenceImagesPerSecond: [])
+    if !parallel.isPlain {
+        result.allreduceFloats = params.reduce(0) { $0 + $1.value.count } + net.batchStatisticParameters().reduce(0) { $0 + $1.value.count }
+        var buffer = [Float](repeating: 1, count: result.allreduceFloats)
+        var times: [Double] = []
+        for _ in 0..<(steps * repeats) {
+            parallel.barrier()
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            parallel.sum(&buffer)
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        }
+        result.allreduceSeconds = median(times)
+    }
     for _ in 0..<repeats {
         var t0 = DispatchTime.now().uptimeNanoseconds
         for _ in 0..<steps { trainStep() }
@@ -69,5 +100,7 @@ public func runBenchmark(backbone: Backbone, blocks: Int, trainBatch: Int = 128,
         dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
         infer.append(Double(steps * inferenceBatch) / dt)
     }
-    return BenchmarkResult(backbone: backbone, blocks: blocks, trainImagesPerSecond: train, inferenceImagesPerSecond: infer)
+    result.trainImagesPerSecond = train
+    result.inferenceImagesPerSecond = infer
+    return result
 }

@@ -56,6 +56,10 @@ public struct MEMOConfig: Codable, Equatable, Sendable {
     /// thread count (two threads sum in another order), so a resume reuses it. Nil in
     /// checkpoints written before it was recorded.
     public var threads: Int? = nil
+    /// Processes of the `mpirun` job that trained the run (1 without one): data-parallel ranks
+    /// split every batch, so a run is reproducible given its rank count too. Nil in checkpoints
+    /// written before it was recorded.
+    public var ranks: Int? = nil
     /// Identifies one run: drawn at random when its first stage starts, kept by `--resume`, so
     /// stages of two runs in one folder are told apart. Nil in checkpoints written before it was
     /// recorded.
@@ -75,7 +79,7 @@ public struct MEMOConfig: Codable, Equatable, Sendable {
         case initLRDecay = "init_lr_decay", initWeightDecay = "init_weight_decay", epochs, lrate, milestones
         case lrateDecay = "lrate_decay", weightDecay = "weight_decay", batchSize = "batch_size", scheduler
         case tMax = "t_max", alphaAux = "alpha_aux", trainBase = "train_base", trainAdaptive = "train_adaptive"
-        case evalEvery = "eval_every", threads, runID = "run_id"
+        case evalEvery = "eval_every", threads, ranks, runID = "run_id"
     }
 
     /// The learning-rate schedule of a stage, as the reference builds it.
@@ -105,9 +109,10 @@ public struct MEMOConfig: Codable, Equatable, Sendable {
     }
 
     /// The fields a resumed run may take from the command line, because they change no result:
-    /// where the data lives, how often training prints a test accuracy, and the thread count
-    /// (which changes summation order, hence the later stages' numbers: a resume reports it).
-    public static let resumableFields: Set<String> = ["data_dir", "eval_every", "threads"]
+    /// where the data lives, how often training prints a test accuracy, and the thread and rank
+    /// counts (which change summation order and batch-norm shards, hence the later stages'
+    /// numbers: a resume reports them).
+    public static let resumableFields: Set<String> = ["data_dir", "eval_every", "threads", "ranks"]
 
     /// The fields (by their JSON names) whose values differ between two configurations.
     public func differences(from other: MEMOConfig) -> [String] {

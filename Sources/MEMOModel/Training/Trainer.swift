@@ -54,6 +54,11 @@ public final class MEMOTrainer {
     public var progress: ((String) -> Void)?
     /// Test hook: called before each training batch with (stage, epoch, batch).
     public var beforeBatch: ((Int, Int, Int) -> Void)?
+    /// Called after each SGD step with the network and (stage, epoch, batch): for checking a
+    /// data-parallel run step by step against its single-process oracle.
+    public var afterStep: ((MEMONetwork, Int, Int, Int) -> Void)?
+    /// How each step is spread over ranks (`.single`: the whole batch in this process).
+    public var parallel = DataParallel.single
 
     public init(config: MEMOConfig, dataset: Dataset, order: [Int]) throws {
         let classCount = dataset.classNames.count
@@ -90,6 +95,8 @@ public final class MEMOTrainer {
         let total = known + newClasses
         network.addStage(newClasses: newClasses, rng: &rng)
         network.configureTraining(trainBase: stage == 0 || config.trainBase, trainAdaptive: config.trainAdaptive)
+        // Every rank grows the same network from the same seed; rank 0's copy is made the one.
+        parallel.broadcast(network.namedParameters().map(\.1))
         log("stage \(stage) of 0-\(stageCount - 1): " + (newClasses == 1 ? "class " : "classes ")
             + ClassIncrementalSplit.text(split.classRange(task: stage))
             + " (\(newClasses) new), "
@@ -100,6 +107,8 @@ public final class MEMOTrainer {
         for (i, y) in trainLabels.enumerated() where y >= known && y < total { items.append((i, y)) }
         for e in memory.entries { items.append((e.index, e.label)) }
         try trainStage(stage, items: items, known: known)
+        // Herding, class means and evaluation then run on identical parameters on every rank.
+        parallel.broadcast(network.namedParameters().map(\.1))
 
         var gamma: Float?
         if stage > 0 {
@@ -107,6 +116,7 @@ public final class MEMOTrainer {
             log(String(format: "  weight align: gamma %.4f", gamma!))
         }
         buildMemory(known: known, total: total)
+        parallel.broadcast(memory: &memory, classMeans: &classMeans)
         let result = try evaluate(stage: stage, known: known, total: total, gamma: gamma,
                               seconds: Date().timeIntervalSince(start))
         results.append(result)
@@ -142,20 +152,31 @@ public final class MEMOTrainer {
                 makeBatch(from: dataset.train, indices: idx, mean: dataset.mean, std: dataset.std,
                           augmentation: dataset.augmentation, rng: &rng, into: &input)
                 let n = idx.count
-                input.withUnsafeBufferPointer { network.forward($0.baseAddress!, count: n, training: true) }
-                let loss = MEMOLoss(network: network, labels: labels,
-                                    auxLabels: stage > 0 ? MEMOLoss.auxiliaryLabels(labels, knownClasses: known) : nil,
-                                    alphaAux: config.alphaAux)
-                guard loss.total.isFinite else {
-                    throw TrainingError.nonFiniteLoss(stage: stage, epoch: epoch, batch: b, loss: loss.total)
+                if parallel.isPlain {
+                    input.withUnsafeBufferPointer { network.forward($0.baseAddress!, count: n, training: true) }
+                    let loss = MEMOLoss(network: network, labels: labels,
+                                        auxLabels: stage > 0 ? MEMOLoss.auxiliaryLabels(labels, knownClasses: known) : nil,
+                                        alphaAux: config.alphaAux)
+                    guard loss.total.isFinite else {
+                        throw TrainingError.nonFiniteLoss(stage: stage, epoch: epoch, batch: b, loss: loss.total)
+                    }
+                    network.backward(loss)
+                    sgd.step(params)
+                    lossSum += loss.total; auxSum += loss.auxiliary
+                    correct += network.correctRows(labels: labels)
+                } else {
+                    let step = parallel.computeGradients(network: network, input: input, labels: labels,
+                                                         auxKnownClasses: stage > 0 ? known : nil, alphaAux: config.alphaAux,
+                                                         parameters: params)
+                    let total = step.loss + config.alphaAux * step.auxiliary
+                    // The batch's loss over every rank: all ranks stop together.
+                    guard total.isFinite else { throw TrainingError.nonFiniteLoss(stage: stage, epoch: epoch, batch: b, loss: total) }
+                    sgd.step(params)
+                    lossSum += total; auxSum += step.auxiliary
+                    correct += step.correct
                 }
-                network.backward(loss)
-                sgd.step(params)
-                lossSum += loss.total; auxSum += loss.auxiliary; batches += 1
-                for r in 0..<n {
-                    let row = network.logits[(r * network.classCount)..<((r + 1) * network.classCount)]
-                    if row.firstIndex(of: row.max()!)! - row.startIndex == labels[r] { correct += 1 }
-                }
+                afterStep?(network, stage, epoch, b)
+                batches += 1
                 seen += n
                 stepsDone += 1
                 b += 1

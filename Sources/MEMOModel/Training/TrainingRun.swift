@@ -55,17 +55,23 @@ public final class TrainingRun {
     public var log: (String) -> Void = { print($0) }
     /// Receives in-epoch progress, if set.
     public var progress: ((String) -> Void)?
-    /// Test hook passed to the trainer.
+    /// Hooks passed to the trainer (`MEMOTrainer.beforeBatch`, `afterStep`).
     public var beforeBatch: ((Int, Int, Int) -> Void)?
+    public var afterStep: ((MEMONetwork, Int, Int, Int) -> Void)?
+    /// How steps are spread over ranks: every rank trains, only the lead (rank 0) writes the
+    /// folder and logs.
+    public let parallel: DataParallel
     private let memoryBudget: String?
 
-    public init(_ request: TrainingRequest) throws {
+    public init(_ request: TrainingRequest, parallel: DataParallel = .single) throws {
         try request.validate()
+        self.parallel = parallel
         var config = request.config
+        config.ranks = parallel.ranks
         switch request.start {
         case let .new(folder):
             self.folder = folder ?? "checkpoints/" + config.runName
-            if !(try RunFolder.checkpoints(in: self.folder, allowMissing: true)).isEmpty {
+            if parallel.isLead, !(try RunFolder.checkpoints(in: self.folder, allowMissing: true)).isEmpty {
                 throw TrainingError.invalidConfig("\(self.folder) already holds checkpoints; use --resume \(self.folder) or another --out")
             }
             config.threads = config.threads ?? EngineThreads.processDefault
@@ -97,6 +103,11 @@ public final class TrainingRun {
             if request.given.contains("data_dir") { stored.dataDir = request.config.dataDir }
             if request.given.contains("eval_every") { stored.evalEvery = request.config.evalEvery }
             if request.given.contains("threads") { stored.threads = request.config.threads }
+            if let ranks = stored.ranks, ranks != parallel.ranks {
+                notes.append("\(parallel.ranks) rank(s) replace the run's \(ranks): the later stages will differ from an "
+                    + "uninterrupted run (batch norm sees other shards)")
+            }
+            stored.ranks = parallel.ranks
             stored.threads = stored.threads ?? EngineThreads.processDefault
             config = stored
             memoryBudget = nil
@@ -136,6 +147,15 @@ public final class TrainingRun {
         // The trainer checks the configuration against the data before the folder is written to.
         let trainer = try MEMOTrainer(config: config, dataset: data, order: order)
         try trainer.restore(from: checkpoints)
+        trainer.parallel = parallel
+        trainer.beforeBatch = beforeBatch
+        trainer.afterStep = afterStep
+        guard parallel.isLead else {
+            // The other ranks of a job train in step with rank 0 and write nothing.
+            trainer.log = { _ in }
+            while trainer.completedStages < trainer.stageCount { _ = try trainer.trainNextStage() }
+            return trainer.stageCount - checkpoints.count
+        }
         // This process now owns the folder: what a killed write left behind goes.
         if FileManager.default.fileExists(atPath: folder) {
             let leftovers = try RunFolder.removeInterruptedWrites(in: folder)
@@ -148,10 +168,9 @@ public final class TrainingRun {
         let log = self.log
         trainer.log = { line in log(line); logFile.write(line) }
         trainer.progress = progress
-        trainer.beforeBatch = beforeBatch
         if let last = checkpoints.last { trainer.log("resuming \(folder) after stage \(last.stage) (\(Checkpoint.fileName(stage: last.stage)))") }
         for note in notes { trainer.log("note: " + note) }
-        trainer.log("engine: \(engineDescription)")
+        trainer.log("engine: \(engineDescription)" + (parallel.ranks > 1 ? "; \(parallel.ranks) MPI ranks, each its shard of every batch" : ""))
         trainer.log("run folder \(folder) (run id \(config.runID ?? "none")); dataset \(data.name): \(data.train.count) train / "
             + "\(data.test.count) test images, \(classCount) classes, tasks \(split.taskSizes); \(config.backbone.rawValue), "
             + "memory \(config.memorySize)")
