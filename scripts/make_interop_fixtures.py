@@ -15,6 +15,9 @@ Writes into Tests/MEMOModelTests/Fixtures:
   {-2, -1, 0, 1, 2} * sqrt(2 / (9 * out_channels)) / 1.4 so that the file compresses (about
   200 KB; continuous values would take 1.7 MB); every BatchNorm's weight, bias, running mean and
   variance random and non-trivial; fc and aux_fc continuous; num_batches_tracked random counts.
+* interop_memo_resnet14_k1.pt.gz: the first stage of that state_dict (AdaptiveExtractors.0, fc rows
+  and columns of stage 0, aux_fc) saved with torch.save as the reference saves a model
+  ({"tasks": 0, "model_state_dict": ...}), gzip'd: the torch.save path of `memo-infer import`.
 * interop.json: the fixed inputs (4 CIFAR-shaped 32x32x3 and 4 Fashion-MNIST-shaped 28x28x1 uint8
   images, with the normalisations of CIFAR-100 and Fashion-MNIST), torch's logits and softmax
   probabilities for them (memo-swift's input pipeline, eval mode), and the reference's
@@ -79,6 +82,20 @@ def random_state_dict(seed):
                 fan_in = v.shape[-1] if v.dim() == 2 else 64
                 v.copy_(torch.randn(v.shape, generator=g) / fan_in ** 0.5 if v.dim() == 2 else torch.randn(v.shape, generator=g) * 0.05)
     return {k: v.contiguous() for k, v in sd.items()}
+
+
+def first_stage(sd):
+    """The state_dict of stage 0 only (contiguous copies, so torch.save stores no larger storage)."""
+    out = {}
+    for k, v in sd.items():
+        if k.startswith("AdaptiveExtractors.") and int(k.split(".")[1]) >= 1:
+            continue
+        if k == "fc.weight":
+            v = v[:TASK_SIZES[0], :64]
+        elif k == "fc.bias":
+            v = v[:TASK_SIZES[0]]
+        out[k] = v.clone()
+    return out
 
 
 def entries(net):
@@ -182,6 +199,19 @@ def main():
         probs = classify_probabilities(args, checkpoint, images, tmp, 6)
         compare("fashion-mnist-shaped inputs: memo-infer classify vs torch probabilities", probs,
                 torch.tensor(fm["probabilities"]))
+        pt = os.path.join(tmp, "stage0.pt")
+        torch.save({"tasks": 0, "model_state_dict": first_stage(sd)}, pt)
+        os.makedirs(os.path.join(tmp, "from-pt"))
+        run(args, "memo-infer", "import", pt, "-o", os.path.join(tmp, "from-pt", "stage-00.h5"), "--task-sizes", "2",
+            "--dataset", "fashion-mnist", "--train-per-class", "8", "--test-per-class", "4", "--class-order", "none",
+            "--convnet_type", "memo_resnet14_cifar", "-ms", "24", "--threads", "1")
+        run(args, "memo-infer", "export", "--checkpoint", os.path.join(tmp, "from-pt", "stage-00.h5"), "-o",
+            os.path.join(tmp, "from-pt.safetensors"))
+        from_pt = load_file(os.path.join(tmp, "from-pt.safetensors"))
+        for k, v in first_stage(sd).items():
+            if v.dtype == torch.float32 and not torch.equal(from_pt[k], v):
+                raise SystemExit(f"FAILED: {k} changed in the torch.save import + export")
+        print("  torch.save file of stage 0 (nested under model_state_dict): import + export gives it back bit for bit")
         back = os.path.join(tmp, "back.safetensors")
         run(args, "memo-infer", "export", "--checkpoint", checkpoint, "-o", back)
         exported = load_file(back)
@@ -220,12 +250,20 @@ def main():
     blob = gzip.compress(open_bytes(sd), 9, mtime=0)
     with open(os.path.join(FIXTURES, "interop_memo_resnet14_k3.safetensors.gz"), "wb") as f:
         f.write(blob)
+    with tempfile.TemporaryDirectory() as tmp:
+        pt = os.path.join(tmp, "stage0.pt")
+        torch.save({"tasks": 0, "model_state_dict": first_stage(sd)}, pt)
+        with open(pt, "rb") as f:
+            pt_blob = gzip.compress(f.read(), 9, mtime=0)
+    with open(os.path.join(FIXTURES, "interop_memo_resnet14_k1.pt.gz"), "wb") as f:
+        f.write(pt_blob)
     fixture = {"convnet_type": "memo_resnet14_cifar", "task_sizes": TASK_SIZES, "cases": cases, "expected_keys": expected,
                "keys_source": "the reference's AdaptiveNet (wangkiw/ICLR23-MEMO utils/inc_net.py), update_fc(2), (4), (6)"}
     with open(os.path.join(FIXTURES, "interop.json"), "w") as f:
         json.dump(fixture, f, separators=(",", ":"))
         f.write("\n")
-    print(f"wrote {FIXTURES}/interop_memo_resnet14_k3.safetensors.gz ({len(blob)} bytes) and interop.json")
+    print(f"wrote {FIXTURES}/interop_memo_resnet14_k3.safetensors.gz ({len(blob)} bytes), "
+          f"interop_memo_resnet14_k1.pt.gz ({len(pt_blob)} bytes) and interop.json")
 
 
 def open_bytes(sd):

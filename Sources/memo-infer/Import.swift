@@ -8,7 +8,8 @@ struct Import: ParsableCommand {
         commandName: "import",
         abstract: "Turn a PyTorch AdaptiveNet state_dict into a stage checkpoint every subcommand reads.",
         discussion: """
-        The state_dict (safetensors; a torch.save .pt/.pth once memo-swift reads those) must hold \
+        The state_dict (safetensors, or a torch.save .pt/.pth/.pkl zip file, read without executing \
+        anything; a state_dict nested under model_state_dict, as the reference saves it, is found) must hold \
         the reference's AdaptiveNet keys for --convnet_type and the task sizes, with their shapes; a \
         missing or unexpected key, a wrong shape or dtype is named. A DataParallel module. prefix is \
         accepted; num_batches_tracked is not kept. The task sizes are --task-sizes, or the split \
@@ -28,7 +29,7 @@ struct Import: ParsableCommand {
               --dataset cifar100 --data-dir ~/data --convnet_type memo_resnet32 --class-order pycil
         """)
 
-    @Argument(help: "The state_dict file (.safetensors).") var stateDict: String
+    @Argument(help: "The state_dict file (.safetensors, or a torch.save .pt/.pth).") var stateDict: String
     @Option(name: .shortAndLong, help: "Checkpoint to write (RUN/stage-XX.h5, XX = the state_dict's blocks - 1).")
     var output: String
     @Option(name: .customLong("task-sizes"), help: "Classes of each stage, comma-separated (e.g. 10,10,10).")

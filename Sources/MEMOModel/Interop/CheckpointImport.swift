@@ -47,7 +47,7 @@ public struct ImportInfo: Codable, Equatable, Sendable {
 public enum CheckpointImport {
     /// What to import and how the run it belongs to is configured.
     public struct Request {
-        /// The state_dict file (safetensors; torch.save through `StateDictFile`).
+        /// The state_dict file (safetensors or torch.save, `StateDictFile`).
         public var source: String
         /// The checkpoint to write (`RUN/stage-XX.h5`, XX = blocks - 1).
         public var output: String
@@ -69,7 +69,7 @@ public enum CheckpointImport {
     /// progress and notes.
     @discardableResult
     public static func run(_ request: Request, log: (String) -> Void = { _ in }) throws -> Checkpoint {
-        let stateDict = try StateDictFile.read(path: request.source)
+        let (stateDict, sourceFormat) = try StateDictFile.readWithFormat(path: request.source)
         let blocks = blockCount(stateDict)
         guard blocks > 0 else {
             throw StateDictImportError(path: request.source, problem: "no AdaptiveExtractors.<k> tensors: not a state_dict of MEMO's AdaptiveNet")
@@ -167,8 +167,7 @@ public enum CheckpointImport {
             checkpoint.config.runID = first.config.runID
         }
         checkpoint.config.runID = checkpoint.config.runID ?? TrainingRun.newRunID()
-        let format = StateDictFile.isTorchSaveName(request.source) ? "torch.save" : "safetensors"
-        checkpoint.importInfo = ImportInfo(sourceFile: (request.source as NSString).lastPathComponent, sourceFormat: format,
+        checkpoint.importInfo = ImportInfo(sourceFile: (request.source as NSString).lastPathComponent, sourceFormat: sourceFormat.rawValue,
                                            exemplars: exemplarSource, classMeans: "exemplars")
         try checkpoint.write(to: request.output)
         return checkpoint
