@@ -57,6 +57,10 @@ public struct Checkpoint {
     /// One line each, naming the file, for the user: what reading found that is not an error
     /// (a file without data checksums). Empty for a current file.
     public var notes: [String] = []
+    /// For a checkpoint made by `memo-infer import` from a PyTorch state_dict: where its network
+    /// came from and how its exemplars and class means were obtained (the optional root
+    /// attribute `import_json`); nil for a stage memo-train wrote.
+    public var importInfo: ImportInfo? = nil
 
     public var classesSeen: Int { taskSizes.reduce(0, +) }
     public var knownClasses: Int { classesSeen - (taskSizes.last ?? 0) }
@@ -117,6 +121,9 @@ extension Checkpoint {
             let width = classMeans.first?.count ?? 0
             try f.write("class_means", floats: classMeans.flatMap { $0 }, shape: [classMeans.count, width])
             try f.setAttribute("evaluation_json", string: String(decoding: try enc.encode(evaluation), as: UTF8.self))
+            if let importInfo {
+                try f.setAttribute("import_json", string: String(decoding: try enc.encode(importInfo), as: UTF8.self))
+            }
             try f.write("evaluation/test_indices", int64s: testIndices.map(Int64.init), shape: [testIndices.count])
             try f.write("evaluation/labels", int64s: testLabels.map(Int64.init), shape: [testLabels.count])
             let k = cnnTopK.first?.count ?? 0
@@ -251,8 +258,14 @@ extension Checkpoint {
             }
             misclassifiedImages = pixels
         }
+        var importInfo: ImportInfo?
+        if f.hasAttribute("import_json") {
+            do { importInfo = try JSONDecoder().decode(ImportInfo.self, from: Data(try f.attributeString("import_json").utf8)) } catch {
+                throw CheckpointError.inconsistent(path: path, reason: "import_json does not decode")
+            }
+        }
         let checksummed = f.unchecksummedDatasets.isEmpty  // every dataset has been read
-        return Checkpoint(
+        var checkpoint = Checkpoint(
             config: config, stage: stage, datasetName: try f.attributeString("dataset"), classNames: classNames,
             classOrder: order, taskSizes: sizes, backbone: backbone, tensors: tensors, generalizedState: states[0],
             specializedStates: Array(states.dropFirst()), memory: ExemplarMemory(indicesByClass: byClass),
@@ -263,6 +276,8 @@ extension Checkpoint {
             epochs: epochs, alignGamma: alignGamma, misclassifiedPositions: misclassifiedPositions,
             misclassifiedImages: misclassifiedImages, fileFormatVersion: version, hasDataChecksums: checksummed,
             notes: checksummed ? [] : [noDataChecksumsNote(path: path, version: version)])
+        checkpoint.importInfo = importInfo
+        return checkpoint
     }
 
     /// The note for a file whose datasets carry no data checksums (format version 1).

@@ -27,6 +27,9 @@ public enum InspectReport {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         s += "config: " + ((try? encoder.encode(c.config)).map { String(decoding: $0, as: UTF8.self) } ?? "?") + "\n"
+        if let i = c.importInfo {
+            s += "imported: from \(i.sourceFile) (\(i.sourceFormat)); exemplars by \(i.exemplars), class means from the exemplars\n"
+        }
         let values = c.tensors.values.reduce(0) { $0 + $1.count }
         s += "tensors: \(c.tensors.count), \(values) values\n"
         var table = TextTable(header: ["  name", "shape", "values"], leftAligned: [1])

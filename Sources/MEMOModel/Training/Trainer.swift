@@ -221,18 +221,14 @@ public final class MEMOTrainer {
         if !config.fixedMemory { memory.reduce(to: m) }
         var means = [[Float]](repeating: [], count: total)
         for c in 0..<known {
-            let out = network.infer(dataset.train, indices: memory.indicesByClass[c], mean: dataset.mean, std: dataset.std)
-            means[c] = Herding.classMean(features: out.features, dimension: out.featureWidth)
+            means[c] = network.classMean(dataset.train, indices: memory.indicesByClass[c], mean: dataset.mean, std: dataset.std)
         }
         for c in known..<total {
             let candidates = trainLabels.indices.filter { trainLabels[$0] == c }
-            let out = network.infer(dataset.train, indices: candidates, mean: dataset.mean, std: dataset.std)
-            let chosen = Herding.select(features: out.features, dimension: out.featureWidth, m: m)
-            let exemplars = chosen.map { candidates[$0] }
+            let (exemplars, classMean) = network.herdExemplars(dataset.train, candidates: candidates, m: m,
+                                                               mean: dataset.mean, std: dataset.std)
             memory.indicesByClass.append(exemplars)
-            var f = [Float]()
-            for r in chosen { f += out.features[(r * out.featureWidth)..<((r + 1) * out.featureWidth)] }
-            means[c] = Herding.classMean(features: f, dimension: out.featureWidth)
+            means[c] = classMean
         }
         classMeans = means
         let kept = memory.indicesByClass.map(\.count)
