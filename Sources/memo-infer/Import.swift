@@ -42,8 +42,8 @@ struct Import: ParsableCommand {
     var increment: Int?
     @Option(name: [.customLong("convnet_type"), .customLong("net", withSingleDash: true)], help: "Backbone of the state_dict.")
     var backbone: Backbone
-    @Option(name: .customLong("class-order"), help: "pycil (PyCIL's seed-1993 order, default), none (id order) or a file.")
-    var classOrder = "pycil"
+    @Option(name: .customLong("class-order"), help: ArgumentHelp("pycil (PyCIL's seed-1993 order, the default), none (id order) or a file of class ids (whitespace- or comma-separated).", valueName: "pycil|none|file"))
+    var classOrder = ClassOrderChoice.pycil
     @Option(help: "fashion-mnist, cifar100, cifar10 or png.") var dataset: DatasetKind
     @Option(name: .customLong("data-dir"), help: "Folder with the dataset files (default: /usr/share/datasets/fashion-mnist, ./data for CIFAR).")
     var dataDir: String?
@@ -79,7 +79,7 @@ struct Import: ParsableCommand {
         config.dataDir = dataDir
         config.trainPerClass = trainPerClass
         config.testPerClass = testPerClass
-        config.classOrder = ClassOrderChoice(text: classOrder)
+        config.classOrder = classOrder
         config.backbone = backbone
         if let sizes = taskSizes?.values {
             config.initCls = sizes[0]
