@@ -4,7 +4,8 @@ import PackageDescription
 /// memo-swift: MEMO class-incremental learning (ICLR 2023) on the CPU.
 /// Heavy kernels go to oneDNN (Debian libdnnl-dev 2.6); HDF5 holds checkpoints, libpng images,
 /// zlib the gzip'd datasets, libzip PyTorch's torch.save archives; Open MPI carries data-parallel
-/// training (used only under mpirun). `scripts/setup.sh` installs the Debian packages.
+/// training (used only under mpirun); librsvg (with Cairo) renders the charts' SVG to PNG.
+/// `scripts/setup.sh` installs the Debian packages.
 let release: [SwiftSetting] = [
     .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
 ]
@@ -27,9 +28,10 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         .systemLibrary(name: "CZip", pkgConfig: "libzip", providers: [.apt(["libzip-dev"])]),
+        .systemLibrary(name: "CRSVG", pkgConfig: "librsvg-2.0", providers: [.apt(["librsvg2-dev"])]),
         .target(
             name: "MEMOModel",
-            dependencies: ["CHDF5", "CPNG", "CDNNL", "CZlib", "CMPI", "CZip"],
+            dependencies: ["CHDF5", "CPNG", "CDNNL", "CZlib", "CMPI", "CZip", "CRSVG"],
             swiftSettings: release + [.swiftLanguageMode(.v5)]
         ),
         .target(

@@ -15,6 +15,13 @@ extension DatasetKind: ExpressibleByArgument {
     }
 }
 
+extension ClassOrderChoice: ExpressibleByArgument {
+    public init?(argument: String) {
+        guard !argument.isEmpty else { return nil }
+        self.init(text: argument)
+    }
+}
+
 extension MEMOConfig.Scheduler: ExpressibleByArgument {}
 extension MEMOConfig.ExperimentProtocol: ExpressibleByArgument {}
 extension ReportFormat: ExpressibleByArgument {}

@@ -32,7 +32,7 @@ struct Confusion: ParsableCommand {
             printError("wrote \(csv)")
         }
         if let png {
-            try writePNG(report.heatmapImage().rgbImage, to: png)
+            try writePNG(report.heatmapImage().rendered(scale: 2), to: png)
             printError("wrote \(png)")
         }
     }

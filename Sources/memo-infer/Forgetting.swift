@@ -30,7 +30,7 @@ struct Forgetting: ParsableCommand {
                                           path: runDir)
         printReport(try report.render(output.format))
         if let plot {
-            try writePNG(report.plot().rgbImage, to: plot)
+            try writePNG(report.plot().rendered(scale: 2), to: plot)
             printError("wrote \(plot)")
         }
     }

@@ -24,11 +24,15 @@ struct MEMOInfer: ParsableCommand {
           memo-infer memory run
           memo-infer budget --protocol fair --net memo_resnet32 -init 10 -incre 10
           memo-infer inspect --checkpoint run/stage-00.h5
+          memo-infer report run -o report.html
+          memo-infer export --checkpoint run/stage-04.h5 -o stage-04.safetensors
+          memo-infer import stage-04.safetensors -o imported/stage-04.h5 --task-sizes 2,2,2,2,2 \\
+              --dataset fashion-mnist --convnet_type memo_resnet14_cifar
 
         Exit codes: 0 success, 1 bad input (named on stderr), 2 usage error.
         """,
         subcommands: [Classify.self, Evaluate.self, Forgetting.self, Confusion.self, Memory.self, Budget.self,
-                      AUC.self, Inspect.self])
+                      AUC.self, Inspect.self, Report.self, Export.self, Import.self])
 
     static func main() { CommandMain.run(MEMOInfer.self, toolName: "memo-infer") }
 }

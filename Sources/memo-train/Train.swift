@@ -35,11 +35,11 @@ struct DataOptions: ParsableArguments {
     var testPerClass: Int?
     @Flag(name: .customLong("no-shuffle"), help: "Classes in id order instead of PyCIL's seed-1993 order.")
     var noShuffle = false
-    @Option(name: .customLong("class-order"), help: "File with the class order (whitespace- or comma-separated ids).")
-    var classOrderFile: String?
+    @Option(name: .customLong("class-order"), help: ArgumentHelp("pycil (PyCIL's seed-1993 order, the default), none (id order, as --no-shuffle) or a file of class ids (whitespace- or comma-separated).", valueName: "pycil|none|file"))
+    var classOrder: ClassOrderChoice?
 
     func validate() throws {
-        if noShuffle && classOrderFile != nil { throw ValidationError("--no-shuffle and --class-order exclude each other") }
+        if noShuffle && classOrder != nil { throw ValidationError("--no-shuffle and --class-order exclude each other") }
     }
 
     func apply(to b: inout ConfigBuilder) {
@@ -47,7 +47,7 @@ struct DataOptions: ParsableArguments {
         b.set(dataDir, "data_dir", \.dataDir)
         b.set(trainPerClass, "train_per_class", \.trainPerClass)
         b.set(testPerClass, "test_per_class", \.testPerClass)
-        b.set(classOrderFile.map(ClassOrderChoice.file) ?? (noShuffle ? .identity : nil), "class_order", \.classOrder)
+        b.set(classOrder ?? (noShuffle ? .identity : nil), "class_order", \.classOrder)
     }
 }
 

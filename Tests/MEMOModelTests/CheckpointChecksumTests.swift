@@ -30,7 +30,7 @@ struct CheckpointChecksumTests {
     @Test func aVersion1FileLoadsAndSaysItCarriesNoDataChecksums() throws {
         let source = try Self.run() + "/stage-01.h5"
         let original = try Checkpoint.read(source)
-        #expect(original.fileFormatVersion == 2 && original.hasDataChecksums && original.notes.isEmpty)
+        #expect(original.fileFormatVersion == 3 && original.hasDataChecksums && original.notes.isEmpty)
         let dir = try DataFixtures.temporaryDirectory("checksum-v1")
         defer { DataFixtures.cleanUp(dir) }
         let path = dir + "/stage-01.h5"
@@ -45,7 +45,7 @@ struct CheckpointChecksumTests {
         try CheckpointSurgery.flipBits(of: "model/fc.weight", in: path, row: 1, rowLength: 128)
         #expect(CheckpointSurgery.differences(try Checkpoint.read(path), original) == ["tensor fc.weight"])
 
-        // The same layout claiming version 2 (a rewrite that stripped the filters) is refused,
+        // The same layout claiming version 3 (a rewrite that stripped the filters) is refused,
         // naming the first dataset read and the command that restores the checksums.
         try CheckpointSurgery.rewrite(source, to: path, version1Layout: true) { _ in }
         #expect(Self.message { _ = try Checkpoint.read(path) } == HDF5Error.unchecksummed(path: path, name: "dataset/class_names").description)

@@ -37,7 +37,7 @@ enum CheckpointSurgery {
     }
 
     static let rootAttributes = ["format", "format_version", "stage", "backbone", "dataset", "config_json",
-                                 "evaluation_json"]
+                                 "evaluation_json", "align_gamma"]
 
     /// Reads a checkpoint's root attributes and datasets with the dataset types Checkpoint.write uses.
     static func contents(of path: String) throws -> Contents {
@@ -45,7 +45,7 @@ enum CheckpointSurgery {
         defer { f.close() }
         var attributes: [String: Attribute] = [:]
         for key in rootAttributes where f.hasAttribute(key) {
-            if let s = try? f.attributeString(key) { attributes[key] = .string(s) } else {
+            if key == "align_gamma" { attributes[key] = .double(try f.attributeDouble(key)) } else if let s = try? f.attributeString(key) { attributes[key] = .string(s) } else {
                 attributes[key] = .int(try f.attributeInt(key))
             }
         }
@@ -53,10 +53,11 @@ enum CheckpointSurgery {
         for name in try f.datasetNames() {
             if name == "dataset/class_names" {
                 datasets[name] = .strings(try f.readStrings(name))
-            } else if name == "memory/images" {
+            } else if name == "memory/images" || name == "evaluation/misclassified_images" {
                 let (v, s) = try f.readUInt8s(name)
                 datasets[name] = .uint8s(v, s)
-            } else if name.hasPrefix("model/") || name == "class_means" || name.hasPrefix("dataset/normalization") {
+            } else if name.hasPrefix("model/") || name == "class_means" || name.hasPrefix("dataset/normalization")
+                        || name.hasPrefix("training/epoch_") {
                 let (v, s) = try f.readFloats(name)
                 datasets[name] = .floats(v, s)
             } else {

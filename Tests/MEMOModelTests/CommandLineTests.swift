@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import MEMOModel
+import MEMOCommandLine
 
 /// Both tools, run as a user runs them: the same rule and message for the same flag, usage
 /// errors (an unknown flag, a value outside its range) exit 2 with the rule on stderr and touch
@@ -16,6 +17,23 @@ struct CommandLineTests {
         #expect(r.stderr.split(separator: "\n").first.map(String.init) == message,
                 "\(tool) \(arguments.joined(separator: " ")): \(r.stderr)", sourceLocation: sourceLocation)
         #expect(r.stdout.isEmpty, sourceLocation: sourceLocation)
+    }
+
+    /// `--class-order` takes the same values in memo-train and memo-infer import: pycil, none or
+    /// a file; memo-train's `--no-shuffle` is `--class-order none`, and the two exclude each other.
+    @Test func classOrderHasOneVocabulary() throws {
+        #expect(ClassOrderChoice(argument: "pycil") == .pycil)
+        #expect(ClassOrderChoice(argument: "none") == .identity)
+        #expect(ClassOrderChoice(argument: "order.txt") == .file("order.txt"))
+        #expect(ClassOrderChoice(argument: "") == nil)
+        let out = NSTemporaryDirectory() + "memo-cli-\(UUID().uuidString)"
+        try expectUsageError("memo-train", ["--dataset", "fashion-mnist", "--no-shuffle", "--class-order", "none", "--out", out],
+                             "Error: --no-shuffle and --class-order exclude each other")
+        #expect(!FileManager.default.fileExists(atPath: out))
+        for tool in [["memo-train", "train"], ["memo-infer", "import"]] {
+            let help = try Executables.execute(tool[0], [tool[1], "--help"]).stdout
+            #expect(help.contains("--class-order <pycil|none|file>"), "\(tool.joined(separator: " ")) --help")
+        }
     }
 
     @Test func outOfRangeValuesAreUsageErrorsNamingTheFlag() throws {

@@ -62,13 +62,24 @@ import Testing
     }
 
     @Test func forgettingPlotHasTheTop1CurveAndOneCurvePerTask() throws {
-        let raster = try Self.handMade().plot()
-        #expect(raster.width == 720 && raster.height == 440)
-        // Layout of lineChart: left 56, bottom 400, top 38; the first point (stage 0) sits at
-        // x = 68; 90 % is at y = 400 - 0.9 * 362 = 74.2 -> 74. Task 0's curve is drawn after the
-        // top-1 curve, so at the shared point it shows task 0's colour.
-        #expect(raster.pixel(x: 68, y: 74) == .palette(1))
-        #expect(raster.pixel(x: 0, y: 0) == .white)
+        let chart = try Self.handMade().plot()
+        let svg = chart.svg
+        #expect(svg.contains(">stage</text>") && svg.contains(">top-1 accuracy on the test images (%)</text>"))
+        // One marker per value: the top-1 curve at every stage, task j from stage j on.
+        for (name, values) in [("all classes (top-1)", [90.0, 75, 73.33]), ("task 0", [90, 70, 60]), ("task 1", [80, 75]),
+                               ("task 2", [85])] {
+            let first = 3 - values.count
+            for (i, v) in values.enumerated() {
+                #expect(PlotTests.attributes(of: "\(name), stage \(first + i): \(String(format: "%.2f", v))", in: svg) != nil,
+                        "\(name) at stage \(first + i)")
+            }
+        }
+        #expect(PlotTests.attributes(of: "task 1, stage 0", in: svg) == nil)
+        // Rendered: task 0's marker at stage 1 (70 %) is drawn in task 0's colour.
+        let point = try #require(PlotTests.attributes(of: "task 0, stage 1: 70.00", in: svg))
+        let image = try chart.rendered()
+        #expect(image.width == 720 && image.height == 440)
+        #expect(PlotTests.close(PlotTests.color(image, point["cx"]!, point["cy"]!), .palette(1)))
     }
 
     // MARK: Budgets

@@ -195,12 +195,12 @@ struct InputValidationTests {
         #expect(Self.message { try RunFolder.checkpoints(in: dir) }
             == "\(path): not a memo-swift checkpoint (no format version)")
         // A newer version.
-        try CheckpointSurgery.rewrite(run + "/stage-00.h5", to: path) { $0.attributes["format_version"] = .int(3) }
+        try CheckpointSurgery.rewrite(run + "/stage-00.h5", to: path) { $0.attributes["format_version"] = .int(4) }
         let newer = #expect(throws: CheckpointError.self) { try Checkpoint.read(path) }
         guard case let .newerVersion(p2, version)? = newer else { Issue.record("\(String(describing: newer))"); return }
-        #expect(p2 == path && version == 3)
+        #expect(p2 == path && version == 4)
         #expect(Self.message { try RunFolder.checkpoints(in: dir) }
-            == "\(path): checkpoint format version 3 is newer than this tool reads (2)")
+            == "\(path): checkpoint format version 4 is newer than this tool reads (3)")
         // An HDF5 file of another tool, and a file that is not HDF5 at all.
         let foreign = try HDF5File.create(path)
         try foreign.write("weights", floats: [1, 2], shape: [2])

@@ -5,13 +5,16 @@ import Foundation
 /// Loading reads only data (numbers and strings): nothing in the file is executed. A file without
 /// the format attributes, or of a newer format version, is refused.
 ///
-/// Version 2 (written now) puts a Fletcher-32 checksum on every dataset; a damaged dataset is
-/// refused naming the file and the dataset, and a version-2 file whose datasets lack the checksum
-/// (filters stripped by a rewrite) is refused with the command that restores them. Version 1 (no
-/// checksum except on the exemplar images) still loads, with `hasDataChecksums` false and a note.
+/// Version 2 puts a Fletcher-32 checksum on every dataset; a damaged dataset is refused naming
+/// the file and the dataset, and a file of version 2 or later whose datasets lack the checksum
+/// (filters stripped by a rewrite) is refused with the command that restores them. Version 3
+/// (written now) adds the stage's training curve (`epochs`) and weight-align factor
+/// (`alignGamma`) and a few misclassified test images. Versions 1 and 2 still load without them
+/// (empty, `nil`); version 1 (no
+/// checksum except on the exemplar images) with `hasDataChecksums` false and a note.
 public struct Checkpoint {
     public static let formatName = "memo-swift-checkpoint"
-    public static let formatVersion: Int64 = 2
+    public static let formatVersion: Int64 = 3
 
     public var config: MEMOConfig
     public var stage: Int
@@ -37,14 +40,27 @@ public struct Checkpoint {
     public var rngState: [UInt64]
     public var normalizationMean: [Float]
     public var normalizationStd: [Float]
+    /// The stage's training epochs (format version 3; empty in older files).
+    public var epochs: [EpochRecord] = []
+    /// The weight-align factor gamma of the stage (`nil` at stage 0, where nothing is aligned,
+    /// and in files older than format version 3).
+    public var alignGamma: Float? = nil
+    /// Up to `Misclassified.limit` test images the CNN head got wrong (format version 3):
+    /// positions into `testIndices` and their pixels [n, H, W, C] in `imageShape`, for the report.
+    public var misclassifiedPositions: [Int] = []
+    public var misclassifiedImages: [UInt8] = []
     /// The format version of the file this was read from (`formatVersion` for a new checkpoint).
     public var fileFormatVersion: Int64 = Checkpoint.formatVersion
-    /// Whether every dataset of the file carries a data checksum (always for version 2; a
+    /// Whether every dataset of the file carries a data checksum (always from version 2 on; a
     /// version-1 file only if a rewrite added them), so that damage to the numbers is detected.
     public var hasDataChecksums = true
     /// One line each, naming the file, for the user: what reading found that is not an error
     /// (a file without data checksums). Empty for a current file.
     public var notes: [String] = []
+    /// For a checkpoint made by `memo-infer import` from a PyTorch state_dict: where its network
+    /// came from and how its exemplars and class means were obtained (the optional root
+    /// attribute `import_json`); nil for a stage memo-train wrote.
+    public var importInfo: ImportInfo? = nil
 
     public var classesSeen: Int { taskSizes.reduce(0, +) }
     public var knownClasses: Int { classesSeen - (taskSizes.last ?? 0) }
@@ -105,12 +121,30 @@ extension Checkpoint {
             let width = classMeans.first?.count ?? 0
             try f.write("class_means", floats: classMeans.flatMap { $0 }, shape: [classMeans.count, width])
             try f.setAttribute("evaluation_json", string: String(decoding: try enc.encode(evaluation), as: UTF8.self))
+            if let importInfo {
+                try f.setAttribute("import_json", string: String(decoding: try enc.encode(importInfo), as: UTF8.self))
+            }
             try f.write("evaluation/test_indices", int64s: testIndices.map(Int64.init), shape: [testIndices.count])
             try f.write("evaluation/labels", int64s: testLabels.map(Int64.init), shape: [testLabels.count])
             let k = cnnTopK.first?.count ?? 0
             try f.write("evaluation/cnn_topk", int64s: cnnTopK.flatMap { $0.map(Int64.init) }, shape: [cnnTopK.count, k])
             try f.write("evaluation/nme_topk", int64s: nmeTopK.flatMap { $0.map(Int64.init) }, shape: [nmeTopK.count, k])
             try f.write("training/rng_state", int64s: rngState.map { Int64(bitPattern: $0) }, shape: [4])
+            // Absent for a stage trained 0 epochs: an empty dataset cannot carry a checksum, and
+            // h5repack's checksum-restoring rewrite fails on one.
+            if !epochs.isEmpty {
+                let e = epochs.count
+                try f.write("training/epoch_loss", floats: epochs.map { Float($0.loss) }, shape: [e])
+                try f.write("training/epoch_aux_loss", floats: epochs.map { Float($0.auxLoss) }, shape: [e])
+                try f.write("training/epoch_train_accuracy", floats: epochs.map { Float($0.trainAccuracy) }, shape: [e])
+                try f.write("training/epoch_learning_rate", floats: epochs.map { Float($0.learningRate) }, shape: [e])
+            }
+            if let alignGamma { try f.setAttribute("align_gamma", double: Double(alignGamma)) }
+            if !misclassifiedPositions.isEmpty {
+                let n = misclassifiedPositions.count
+                try f.write("evaluation/misclassified_positions", int64s: misclassifiedPositions.map(Int64.init), shape: [n])
+                try f.write("evaluation/misclassified_images", uint8s: misclassifiedImages, shape: [n] + imageShape, compress: true)
+            }
         }
     }
 
@@ -131,7 +165,7 @@ extension Checkpoint {
         let version = try f.attributeInt("format_version")
         guard version <= formatVersion else { throw CheckpointError.newerVersion(path: path, version: version) }
         guard version >= 1 else { throw CheckpointError.notACheckpoint(path: path, reason: "format version \(version)") }
-        // A version-2 writer checksums every dataset: one without is a rewrite that stripped them.
+        // A writer of version 2 or later checksums every dataset: one without is a rewrite that stripped them.
         f.requiresDataChecksums = version >= 2
         let configJSON = try f.attributeString("config_json")
         let config: MEMOConfig
@@ -197,8 +231,41 @@ extension Checkpoint {
         let mean = try f.readFloats("dataset/normalization_mean").values
         let std = try f.readFloats("dataset/normalization_std").values
         let cnnTopK = try topk("evaluation/cnn_topk"), nmeTopK = try topk("evaluation/nme_topk")
+        var epochs: [EpochRecord] = []
+        var alignGamma: Float?
+        if version >= 3, f.exists("training/epoch_loss") {
+            let curves = try ["loss", "aux_loss", "train_accuracy", "learning_rate"].map { name -> [Float] in
+                let (v, s) = try f.readFloats("training/epoch_" + name)
+                guard s.count == 1 else { throw CheckpointError.inconsistent(path: path, reason: "training/epoch_\(name) has shape \(s)") }
+                return v
+            }
+            guard Set(curves.map(\.count)).count == 1 else {
+                throw CheckpointError.inconsistent(path: path, reason: "training/epoch_* datasets differ in length")
+            }
+            epochs = curves[0].indices.map {
+                EpochRecord(epoch: $0 + 1, loss: Double(curves[0][$0]), auxLoss: Double(curves[1][$0]),
+                            trainAccuracy: Double(curves[2][$0]), learningRate: Double(curves[3][$0]))
+            }
+        }
+        if version >= 3, f.hasAttribute("align_gamma") { alignGamma = Float(try f.attributeDouble("align_gamma")) }
+        var misclassifiedPositions: [Int] = [], misclassifiedImages: [UInt8] = []
+        if version >= 3, f.exists("evaluation/misclassified_positions") {
+            misclassifiedPositions = try f.readInt64s("evaluation/misclassified_positions").values.map(Int.init)
+            let (pixels, shape) = try f.readUInt8s("evaluation/misclassified_images")
+            guard misclassifiedPositions.allSatisfy({ testIdx.indices.contains($0) }),
+                  shape == [misclassifiedPositions.count] + Array(imageShapeAll.dropFirst()) else {
+                throw CheckpointError.inconsistent(path: path, reason: "misclassified examples do not fit the test set or the image shape")
+            }
+            misclassifiedImages = pixels
+        }
+        var importInfo: ImportInfo?
+        if f.hasAttribute("import_json") {
+            do { importInfo = try JSONDecoder().decode(ImportInfo.self, from: Data(try f.attributeString("import_json").utf8)) } catch {
+                throw CheckpointError.inconsistent(path: path, reason: "import_json does not decode")
+            }
+        }
         let checksummed = f.unchecksummedDatasets.isEmpty  // every dataset has been read
-        return Checkpoint(
+        var checkpoint = Checkpoint(
             config: config, stage: stage, datasetName: try f.attributeString("dataset"), classNames: classNames,
             classOrder: order, taskSizes: sizes, backbone: backbone, tensors: tensors, generalizedState: states[0],
             specializedStates: Array(states.dropFirst()), memory: ExemplarMemory(indicesByClass: byClass),
@@ -206,8 +273,11 @@ extension Checkpoint {
             classMeans: (0..<classesSeen).map { Array(means[($0 * width)..<(($0 + 1) * width)]) },
             evaluation: evaluation, testIndices: testIdx, testLabels: testLabels, cnnTopK: cnnTopK,
             nmeTopK: nmeTopK, rngState: rng, normalizationMean: mean, normalizationStd: std,
-            fileFormatVersion: version, hasDataChecksums: checksummed,
+            epochs: epochs, alignGamma: alignGamma, misclassifiedPositions: misclassifiedPositions,
+            misclassifiedImages: misclassifiedImages, fileFormatVersion: version, hasDataChecksums: checksummed,
             notes: checksummed ? [] : [noDataChecksumsNote(path: path, version: version)])
+        checkpoint.importInfo = importInfo
+        return checkpoint
     }
 
     /// The note for a file whose datasets carry no data checksums (format version 1).

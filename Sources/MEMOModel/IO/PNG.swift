@@ -161,6 +161,24 @@ public func writePNG(_ image: RGBImage, to path: String) throws {
     guard ok != 0 else { throw PNGError.cannotWrite(path: path, message: pngMessage(&png)) }
 }
 
+/// An 8-bit RGB PNG file's bytes, in memory (for images embedded in the HTML report).
+public func encodePNG(_ image: RGBImage) throws -> [UInt8] {
+    var png = png_image()
+    png.version = SWPNG_IMAGE_VERSION
+    png.width = UInt32(image.width)
+    png.height = UInt32(image.height)
+    png.format = SWPNG_FORMAT_RGB
+    var size: png_alloc_size_t = 0
+    let sized = image.pixels.withUnsafeBytes { png_image_write_to_memory(&png, nil, &size, 0, $0.baseAddress, 0, nil) }
+    guard sized != 0, size > 0 else { throw PNGError.cannotWrite(path: "(memory)", message: pngMessage(&png)) }
+    var out = [UInt8](repeating: 0, count: Int(size))
+    let ok = out.withUnsafeMutableBytes { buffer in
+        image.pixels.withUnsafeBytes { png_image_write_to_memory(&png, buffer.baseAddress, &size, 0, $0.baseAddress, 0, nil) }
+    }
+    guard ok != 0 else { throw PNGError.cannotWrite(path: "(memory)", message: pngMessage(&png)) }
+    return Array(out.prefix(Int(size)))
+}
+
 /// libpng's error text from a `png_image` (a NUL-terminated `char[64]`).
 private func pngMessage(_ image: inout png_image) -> String {
     let text = withUnsafeBytes(of: &image.message) { raw in

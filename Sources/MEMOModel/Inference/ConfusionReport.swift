@@ -76,11 +76,49 @@ public struct ConfusionReport: Sendable {
         return s
     }
 
-    /// Heatmap of the row-normalised matrix with red task borders.
-    public func heatmapImage() -> Raster {
+    /// The task-to-task confusion: rows = the task of the true class, columns = the task of the
+    /// predicted class, each row as fractions of that task's test images (the class matrix's
+    /// counts summed over tasks); for runs with too many classes to read the class matrix.
+    public var taskConfusion: [[Double]] {
+        let tasks = taskOfLabel
+        var sums = [[Double]](repeating: [Double](repeating: 0, count: taskSizes.count), count: taskSizes.count)
+        for (y, row) in counts.enumerated() {
+            for (p, n) in row.enumerated() { sums[tasks[y]][tasks[p]] += Double(n) }
+        }
+        return sums.map { row in
+            let total = row.reduce(0, +)
+            return total > 0 ? row.map { $0 / total } : row
+        }
+    }
+
+    /// Heatmap of ``taskConfusion`` with the fractions in the cells.
+    public func taskHeatmapImage() -> SVGDocument {
+        var start = 0
+        let labels = taskSizes.enumerated().map { t, size -> String in
+            defer { start += size }
+            return size == 1 ? "task \(t) (class \(start))" : "task \(t) (\(start)-\(start + size - 1))"
+        }
+        return heatmap(matrix: taskConfusion.map { $0.map { Optional($0) } }, rowLabels: labels, columnLabels: labels,
+                       rowTitle: "task of the true class", columnTitle: "task of the predicted class",
+                       scale: ColourScale(range: 0...1, title: "fraction of the task's test images"),
+                       cellText: { String(format: "%.2f", $0) },
+                       title: "Task confusion after stage \(stage), \(head.rawValue.uppercased()) head")
+    }
+
+    /// Heatmap of the row-normalised matrix: class names on both axes in arrival order, red task
+    /// borders, the fraction written in each cell when the cells are large enough.
+    public func heatmapImage() -> SVGDocument {
         var start = 0
         let boundaries = taskSizes.dropLast().map { start += $0; return start }
-        return heatmap(matrix: normalized, taskBoundaries: boundaries,
-                       title: "Stage \(stage) \(head.rawValue.uppercased())")
+        let labels = classNames.enumerated().map { "\($0.element) (\($0.offset))" }
+        return heatmap(matrix: normalized.map { $0.map { Optional($0) } }, rowLabels: labels, columnLabels: labels,
+                       rowTitle: "true class", columnTitle: "predicted class (label in arrival order)",
+                       rowBorders: boundaries, columnBorders: boundaries,
+                       scale: ColourScale(range: 0...1, title: "fraction of the true class's test images"),
+                       cellText: { $0 == 0 ? "" : String(format: "%.2f", $0).replacingOccurrences(of: "0.", with: ".") },
+                       tooltip: { r, c, v in
+                           "true \(self.classNames[r]), predicted \(self.classNames[c]): \(self.counts[r][c]) of \(self.samples[r]) (\(String(format: "%.1f", v * 100)) %)"
+                       },
+                       title: "Confusion after stage \(stage), \(head.rawValue.uppercased()) head (\(classNames.count) classes)")
     }
 }

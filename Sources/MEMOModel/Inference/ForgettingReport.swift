@@ -100,16 +100,32 @@ public struct ForgettingReport: Sendable {
     }
 
     /// The accuracy plot: the top-1 curve and one curve per task (from the stage that
-    /// introduces it), 0-100 %, stages on the x axis.
-    public func plot() -> Raster {
+    /// introduces it), 0-100 %, stages on the x axis labelled with the classes seen.
+    public func plot(width: Double = 720, height: Double = 440, legend: LegendPlacement = .right) -> SVGDocument {
         let m = perTask
-        var series: [(name: String, values: [Double?], color: RasterColor)] = [
-            ("top-1", m.top1Curve.map { Optional($0) }, .palette(0)),
-        ]
+        var series = [ChartSeries(name: "all classes (top-1)", values: m.top1Curve.map { Optional($0) }, color: .palette(0))]
         for j in 0..<m.columnCount {
-            series.append(("task \(j)", (0..<m.stageCount).map { m[$0, j] }, .palette(j + 1)))
+            let classes = taskClasses.map { j < $0.count ? " (classes \($0[j]))" : "" } ?? ""
+            series.append(ChartSeries(name: "task \(j)\(classes)", values: (0..<m.stageCount).map { m[$0, j] },
+                                      color: .palette(j + 1)))
         }
+        let name = head == .cnn ? "CNN" : "NME"
         return lineChart(series: series, xLabels: (0..<m.stageCount).map(String.init),
-                         title: "\(head == .cnn ? "CNN" : "NME") accuracy per stage", yRange: 0...100)
+                         title: "\(name) top-1 accuracy after each stage, overall and per task",
+                         xTitle: "stage", yTitle: "top-1 accuracy on the test images (%)", yRange: 0...100,
+                         width: width, height: height, legend: legend)
+    }
+
+    /// The accuracy matrix a(k, j) as a lower-triangular heatmap with the values in its cells.
+    public func matrixHeatmap() -> SVGDocument {
+        let m = perTask
+        let name = head == .cnn ? "CNN" : "NME"
+        let columns = (0..<m.columnCount).map { j in taskClasses.map { j < $0.count ? "task \(j) (\($0[j]))" : "task \(j)" } ?? "task \(j)" }
+        return heatmap(matrix: m.values, rowLabels: (0..<m.stageCount).map { "after stage \($0)" }, columnLabels: columns,
+                       rowTitle: "stage", columnTitle: "task (its classes, in arrival order)",
+                       scale: ColourScale(range: 0...100, title: "top-1 accuracy on the task's classes (%)"),
+                       cellText: { String(format: "%.1f", $0) },
+                       tooltip: { k, j, v in "after stage \(k), \(columns[j]): \(String(format: "%.2f", v)) %" },
+                       title: "\(name) accuracy matrix a(k, j)")
     }
 }

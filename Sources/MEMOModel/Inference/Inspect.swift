@@ -12,8 +12,8 @@ public enum InspectReport {
     }
 
     /// Format version, stage, backbone, dataset, the configuration (JSON), task sizes, every
-    /// tensor with its shape, the memory (`MemoryReport`), the stored evaluation and whether the
-    /// data carries checksums.
+    /// tensor with its shape, the memory (`MemoryReport`), the stored evaluation, whether the
+    /// data carries checksums, and the training record (format version 3).
     public static func text(checkpoint c: Checkpoint, formatVersion: Int64, path: String) -> String {
         var s = "file: \(path)\n"
         s += "format: \(Checkpoint.formatName) version \(formatVersion)\n"
@@ -27,6 +27,9 @@ public enum InspectReport {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         s += "config: " + ((try? encoder.encode(c.config)).map { String(decoding: $0, as: UTF8.self) } ?? "?") + "\n"
+        if let i = c.importInfo {
+            s += "imported: from \(i.sourceFile) (\(i.sourceFormat)); exemplars by \(i.exemplars), class means from the exemplars\n"
+        }
         let values = c.tensors.values.reduce(0) { $0 + $1.count }
         s += "tensors: \(c.tensors.count), \(values) values\n"
         var table = TextTable(header: ["  name", "shape", "values"], leftAligned: [1])
@@ -47,6 +50,15 @@ public enum InspectReport {
         s += "test predictions: \(c.testIndices.count) images, top-\(c.cnnTopK.first?.count ?? 0) stored\n"
         s += "data checksums: " + (c.hasDataChecksums ? "Fletcher-32 on every dataset\n"
             : "none on some datasets (damage to their numbers cannot be detected)\n")
+        if formatVersion < 3 {
+            s += "training record: none (format version \(formatVersion))\n"
+        } else {
+            let epochs = c.epochs.isEmpty ? "no epoch trained"
+                : "\(c.epochs.count) epoch\(c.epochs.count == 1 ? "" : "s"), loss "
+                    + c.epochs.map { String(format: "%.3f", $0.loss) }.joined(separator: " ")
+            s += "training record: \(epochs); weight-align gamma " + (c.alignGamma.map { String(format: "%.4f", $0) } ?? "none")
+                + "; \(c.misclassifiedPositions.count) misclassified test images kept\n"
+        }
         return s
     }
 

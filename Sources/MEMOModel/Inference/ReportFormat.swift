@@ -28,6 +28,8 @@ public enum InferenceError: Error, CustomStringConvertible, Equatable {
     case unsupportedFormat(report: String, format: ReportFormat)
     /// An output file could not be written.
     case cannotWrite(path: String, reason: String)
+    /// Runs asked to be compared were trained on different datasets.
+    case differentDatasets(first: String, firstDataset: String, other: String, otherDataset: String)
 
     public var description: String {
         switch self {
@@ -37,6 +39,8 @@ public enum InferenceError: Error, CustomStringConvertible, Equatable {
         case let .missing(path, what): return "\(path): \(what)"
         case let .unsupportedFormat(report, format): return "\(report) has no \(format.rawValue) output"
         case let .cannotWrite(path, reason): return "\(path): cannot write: \(reason)"
+        case let .differentDatasets(first, a, other, b):
+            return "\(other): trained on \(b), but \(first) on \(a); only runs of one dataset (and class names) are compared"
         }
     }
 }
@@ -193,11 +197,6 @@ struct StageEvaluationOutput: Encodable {
         try c.encode(HeadEvaluationOutput(head: evaluation.cnn), forKey: .cnn)
         if let nme = evaluation.nme { try c.encode(HeadEvaluationOutput(head: nme), forKey: .nme) } else { try c.encodeNil(forKey: .nme) }
     }
-}
-
-extension Raster {
-    /// The raster as an image for `writePNG`.
-    public var rgbImage: RGBImage { RGBImage(width: width, height: height, pixels: pixels) }
 }
 
 extension Checkpoint {

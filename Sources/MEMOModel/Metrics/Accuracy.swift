@@ -169,7 +169,7 @@ public enum Accuracy {
     /// Confusion matrix with rows = true class, columns = predicted class, each row divided by its
     /// number of samples (a row without samples stays 0), or the plain counts with
     /// `normalized: false`. Predictions outside `0..<classCount` are ignored. Feeds
-    /// ``heatmap(matrix:taskBoundaries:title:cellSize:)``.
+    /// the confusion heatmap (`ConfusionReport.heatmapImage`).
     public static func confusionMatrix(predicted: [Int], labels: [Int], classCount: Int,
                                        normalized: Bool = true) throws -> [[Double]] {
         try check(predicted.count, labels)

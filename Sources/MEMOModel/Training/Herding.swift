@@ -81,3 +81,22 @@ public struct ExemplarMemory: Equatable, Sendable {
         indicesByClass = indicesByClass.map { Array($0.prefix(m)) }
     }
 }
+
+extension MEMONetwork {
+    /// The NME class mean of images `indices` of `set` under this network (evaluation mode).
+    public func classMean(_ set: ImageSet, indices: [Int], mean: [Float], std: [Float]) -> [Float] {
+        let out = infer(set, indices: indices, mean: mean, std: std)
+        return Herding.classMean(features: out.features, dimension: out.featureWidth)
+    }
+
+    /// Herds up to `m` exemplars of one class among `candidates` (indices into `set`, the class's
+    /// training images) and returns them in the order chosen, with the class mean of the chosen.
+    public func herdExemplars(_ set: ImageSet, candidates: [Int], m: Int, mean: [Float], std: [Float])
+        -> (exemplars: [Int], classMean: [Float]) {
+        let out = infer(set, indices: candidates, mean: mean, std: std)
+        let chosen = Herding.select(features: out.features, dimension: out.featureWidth, m: m)
+        var f = [Float]()
+        for r in chosen { f += out.features[(r * out.featureWidth)..<((r + 1) * out.featureWidth)] }
+        return (chosen.map { candidates[$0] }, Herding.classMean(features: f, dimension: out.featureWidth))
+    }
+}

@@ -29,6 +29,11 @@ extension Checkpoint {
         rngState = trainer.rng.stateWords
         normalizationMean = trainer.dataset.mean
         normalizationStd = trainer.dataset.std
+        epochs = result.epochs
+        alignGamma = result.alignGamma
+        misclassifiedPositions = Misclassified.choose(labels: result.testLabels, predicted: result.cnnTopK.map { $0.first ?? -1 })
+        let test = trainer.dataset.test
+        misclassifiedImages = misclassifiedPositions.flatMap { test.image(result.testIndices[$0]) }
     }
 }
 
@@ -59,7 +64,7 @@ extension MEMOTrainer {
         results = checkpoints.map { c in
             StageResult(stage: c.stage, classesSeen: c.classesSeen, knownClasses: c.knownClasses, evaluation: c.evaluation,
                         testIndices: c.testIndices, testLabels: c.testLabels, cnnTopK: c.cnnTopK, nmeTopK: c.nmeTopK,
-                        alignGamma: nil, seconds: 0)
+                        alignGamma: c.alignGamma, seconds: 0, epochs: c.epochs)
         }
     }
 }

@@ -33,9 +33,29 @@ public enum RunFolder {
     /// stages of different runs (another run id, or another configuration, dataset or class order
     /// in files written before run ids) are an error naming the files.
     public static func checkpoints(in dir: String, allowMissing: Bool = false) throws -> [Checkpoint] {
+        let scan = try self.scan(dir, allowMissing: allowMissing)
+        if let problem = scan.problem { throw problem }
+        return scan.checkpoints
+    }
+
+    /// What a run folder holds up to its first problem.
+    public struct Scan {
+        /// The consecutive stages that load, from stage 0, before the problem.
+        public var checkpoints: [Checkpoint]
+        /// The stage files in the folder, sorted (including those after a problem).
+        public var fileNames: [String]
+        /// The first gap, unreadable stage or stage of another run; `nil` when all is well.
+        public var problem: Error?
+    }
+
+    /// The stages of `dir` that load, up to the first problem, and that problem (a gap, a stage
+    /// that does not load, a stage of another run): for reports that show what is there and mark
+    /// the rest. Throws only if the folder itself is missing (and `allowMissing` is false) or
+    /// cannot be listed.
+    public static func scan(_ dir: String, allowMissing: Bool = false) throws -> Scan {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
-            if allowMissing { return [] }
+            if allowMissing { return Scan(checkpoints: [], fileNames: [], problem: nil) }
             throw RunFolderError.noSuchFolder(path: dir)
         }
         let names = try FileManager.default.contentsOfDirectory(atPath: dir)
@@ -43,21 +63,25 @@ public enum RunFolder {
         var out: [Checkpoint] = []
         for (i, name) in names.enumerated() {
             guard name == Checkpoint.fileName(stage: i) else {
-                throw RunFolderError.stageGap(path: dir + "/" + name, expected: Checkpoint.fileName(stage: i))
+                return Scan(checkpoints: out, fileNames: names,
+                            problem: RunFolderError.stageGap(path: dir + "/" + name, expected: Checkpoint.fileName(stage: i)))
             }
-            let c = try Checkpoint.read(dir + "/" + name)
+            let c: Checkpoint
+            do { c = try Checkpoint.read(dir + "/" + name) } catch { return Scan(checkpoints: out, fileNames: names, problem: error) }
             guard c.stage == i else {
-                throw RunFolderError.wrongStage(path: dir + "/" + name, stage: c.stage)
+                return Scan(checkpoints: out, fileNames: names, problem: RunFolderError.wrongStage(path: dir + "/" + name, stage: c.stage))
             }
             if let first = out.first {
                 let differences = RunFolder.differences(first, c)
                 if !differences.isEmpty {
-                    throw RunFolderError.mixedRuns(first: dir + "/" + names[0], other: dir + "/" + name, differences: differences)
+                    return Scan(checkpoints: out, fileNames: names,
+                                problem: RunFolderError.mixedRuns(first: dir + "/" + names[0], other: dir + "/" + name,
+                                                                  differences: differences))
                 }
             }
             out.append(c)
         }
-        return out
+        return Scan(checkpoints: out, fileNames: names, problem: nil)
     }
 
     /// Why two checkpoints cannot be stages of one run: their run ids, else the configuration

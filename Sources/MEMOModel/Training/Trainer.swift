@@ -30,6 +30,9 @@ public struct StageResult: Sendable {
     public var nmeTopK: [[Int]]
     public var alignGamma: Float?
     public var seconds: Double
+    /// The stage's training epochs (empty for a stage restored by a resume from a checkpoint
+    /// older than format version 3).
+    public var epochs: [EpochRecord] = []
 }
 
 /// MEMO, stage after stage (the reference's `MEMO.incremental_train` + `trainer._train`): grow
@@ -106,7 +109,7 @@ public final class MEMOTrainer {
         var items: [(Int, Int)] = []
         for (i, y) in trainLabels.enumerated() where y >= known && y < total { items.append((i, y)) }
         for e in memory.entries { items.append((e.index, e.label)) }
-        try trainStage(stage, items: items, known: known)
+        let epochs = try trainStage(stage, items: items, known: known)
         // Herding, class means and evaluation then run on identical parameters on every rank.
         parallel.broadcast(network.namedParameters().map(\.1))
 
@@ -117,14 +120,16 @@ public final class MEMOTrainer {
         }
         buildMemory(known: known, total: total)
         parallel.broadcast(memory: &memory, classMeans: &classMeans)
-        let result = try evaluate(stage: stage, known: known, total: total, gamma: gamma,
-                              seconds: Date().timeIntervalSince(start))
+        var result = try evaluate(stage: stage, known: known, total: total, gamma: gamma,
+                                  seconds: Date().timeIntervalSince(start))
+        result.epochs = epochs
         results.append(result)
         network.releaseCaches()
         return result
     }
 
-    private func trainStage(_ stage: Int, items: [(Int, Int)], known: Int) throws {
+    /// Trains the stage's epochs and returns what each one logged.
+    private func trainStage(_ stage: Int, items: [(Int, Int)], known: Int) throws -> [EpochRecord] {
         let epochs = config.epochCount(stage: stage)
         let schedule = config.schedule(stage: stage)
         var sgd = SGD(learningRate: Float(config.baseLearningRate(stage: stage)),
@@ -138,6 +143,7 @@ public final class MEMOTrainer {
         let stageStart = Date()
         let totalSteps = epochs * ((items.count + batchSize - 1) / batchSize)
         var stepsDone = 0
+        var records: [EpochRecord] = []
         for epoch in 0..<epochs {
             sgd.learningRate = Float(schedule.rate(base: config.baseLearningRate(stage: stage), epoch: epoch))
             let order = rng.permutation(items.count)
@@ -186,6 +192,10 @@ public final class MEMOTrainer {
                                     epochs, b, lossSum / Double(batches), rate))
                 }
             }
+            records.append(EpochRecord(epoch: epoch + 1, loss: lossSum / Double(max(batches, 1)),
+                                       auxLoss: auxSum / Double(max(batches, 1)),
+                                       trainAccuracy: 100 * Double(correct) / Double(max(seen, 1)),
+                                       learningRate: Double(sgd.learningRate)))
             let elapsed = Date().timeIntervalSince(stageStart)
             let eta = elapsed / Double(max(stepsDone, 1)) * Double(totalSteps - stepsDone)
             var line = String(format: "  stage %d epoch %d/%d  loss %.3f  aux %.3f  train-acc %.2f  lr %.4g  %.0f img/s  ETA %@",
@@ -201,6 +211,7 @@ public final class MEMOTrainer {
             }
             log(line)
         }
+        return records
     }
 
     /// The reference's `build_rehearsal_memory`: shrink old classes, herd new ones, recompute
@@ -210,18 +221,14 @@ public final class MEMOTrainer {
         if !config.fixedMemory { memory.reduce(to: m) }
         var means = [[Float]](repeating: [], count: total)
         for c in 0..<known {
-            let out = network.infer(dataset.train, indices: memory.indicesByClass[c], mean: dataset.mean, std: dataset.std)
-            means[c] = Herding.classMean(features: out.features, dimension: out.featureWidth)
+            means[c] = network.classMean(dataset.train, indices: memory.indicesByClass[c], mean: dataset.mean, std: dataset.std)
         }
         for c in known..<total {
             let candidates = trainLabels.indices.filter { trainLabels[$0] == c }
-            let out = network.infer(dataset.train, indices: candidates, mean: dataset.mean, std: dataset.std)
-            let chosen = Herding.select(features: out.features, dimension: out.featureWidth, m: m)
-            let exemplars = chosen.map { candidates[$0] }
+            let (exemplars, classMean) = network.herdExemplars(dataset.train, candidates: candidates, m: m,
+                                                               mean: dataset.mean, std: dataset.std)
             memory.indicesByClass.append(exemplars)
-            var f = [Float]()
-            for r in chosen { f += out.features[(r * out.featureWidth)..<((r + 1) * out.featureWidth)] }
-            means[c] = Herding.classMean(features: f, dimension: out.featureWidth)
+            means[c] = classMean
         }
         classMeans = means
         let kept = memory.indicesByClass.map(\.count)
