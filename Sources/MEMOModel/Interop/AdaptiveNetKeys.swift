@@ -36,7 +36,14 @@ public enum AdaptiveNetKeys {
     /// Every entry of the reference's state_dict for a backbone after stages of `taskSizes`
     /// classes (each positive), in memo-swift's parameter order, each BatchNorm's
     /// `num_batches_tracked` after its running variance.
+    /// Only the CIFAR ResNets have a mapping so far: memo_conv2 and memo_resnet18 (whose
+    /// reference modules are `encoder`/`AdaptiveBlock` and torchvision's `conv1`/`layer<n>`) are
+    /// refused rather than written under keys the reference would not load.
     public static func expectedEntries(backbone: Backbone, taskSizes: [Int]) throws -> [Entry] {
+        guard backbone.family == .cifarResNet else {
+            throw CheckpointError.inconsistent(path: backbone.rawValue, reason: "exchange with PyTorch covers the CIFAR ResNets "
+                + "(memo_resnet14_cifar ... memo_resnet32); the AdaptiveNet key mapping of \(backbone.rawValue) is not written yet")
+        }
         guard !taskSizes.isEmpty, taskSizes.allSatisfy({ $0 > 0 }) else {
             throw CheckpointError.inconsistent(path: "network", reason: "task sizes \(taskSizes) are not positive class counts")
         }

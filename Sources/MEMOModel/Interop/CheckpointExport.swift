@@ -47,7 +47,7 @@ public enum CheckpointExport {
         tensors[extraPrefix + "exemplar_images"] = StateDictTensor(dtype: .uint8, shape: [entries.count] + c.imageShape, bytes: c.exemplarImages)
         tensors[extraPrefix + "exemplar_labels"] = int64Tensor(entries.map { Int64($0.label) })
         tensors[extraPrefix + "exemplar_indices"] = int64Tensor(entries.map { Int64($0.index) })
-        let width = Backbone.featureWidth * c.taskSizes.count
+        let width = c.backbone.featureWidth * c.taskSizes.count
         tensors[extraPrefix + "class_means"] = StateDictTensor(float32: c.classMeans.flatMap { $0 }, shape: [c.classMeans.count, width])
 
         let encoder = JSONEncoder()
