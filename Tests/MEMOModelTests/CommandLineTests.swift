@@ -52,8 +52,9 @@ struct CommandLineTests {
         try expectUsageError("memo-train", ["--milestones", "80,x", "--out", out],
                              "Error: The value '80,x' is invalid for '--milestones <milestones>'")
         try expectUsageError("memo-train", ["-net", "resnet1000", "--out", out],
-                             "Error: The value 'resnet1000' is invalid for '-net <convnet_type>'. Please provide one of "
-                                + "'memo_resnet14_cifar', 'memo_resnet20_cifar', 'memo_resnet26_cifar' or 'memo_resnet32'.")
+                             "Error: The value 'resnet1000' is invalid for '-net <convnet_type>'. Please provide one of the following:")
+        let nets = try Executables.execute("memo-train", ["-net", "resnet1000", "--out", out]).stderr
+        for net in Backbone.allCases { #expect(nets.contains("  - \(net.rawValue)\n"), "the -net error lists \(net.rawValue)") }
         // The same rule in both tools (before: memo-train took --threads 0).
         try expectUsageError("memo-train", ["--threads", "0", "--out", out], "Error: --threads 0: must be 1 or more")
         try expectUsageError("memo-infer", ["classify", "--checkpoint", "x.h5", "--threads", "0", "a.png"], "Error: --threads 0: must be 1 or more")
