@@ -24,6 +24,7 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-serial", providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng16", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
@@ -31,7 +32,7 @@ let package = Package(
         .systemLibrary(name: "CRSVG", pkgConfig: "librsvg-2.0", providers: [.apt(["librsvg2-dev"])]),
         .target(
             name: "MEMOModel",
-            dependencies: ["CHDF5", "CPNG", "CDNNL", "CZlib", "CMPI", "CZip", "CRSVG"],
+            dependencies: ["CHDF5", "CPNG", "CTurboJPEG", "CDNNL", "CZlib", "CMPI", "CZip", "CRSVG"],
             swiftSettings: release + [.swiftLanguageMode(.v5)]
         ),
         .target(

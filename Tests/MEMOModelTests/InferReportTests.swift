@@ -190,10 +190,10 @@ import Testing
     @Test func folderArgumentsExpandToTheirPNGs() throws {
         let dir = try DataFixtures.temporaryDirectory("infer-expand")
         defer { DataFixtures.cleanUp(dir) }
-        for name in ["b.png", "a.PNG", "c.txt", ".hidden.png"] { try DataFixtures.write([0], to: dir + "/" + name) }
+        for name in ["b.png", "a.PNG", "c.txt", ".hidden.png", "d.JPEG", "e.jpg"] { try DataFixtures.write([0], to: dir + "/" + name) }
         try FileManager.default.createDirectory(atPath: dir + "/empty", withIntermediateDirectories: true)
         let (files, failures) = ClassifyReport.expand([dir, "x.png", dir + "/empty"])
-        #expect(files == [dir + "/a.PNG", dir + "/b.png", "x.png"])
-        #expect(failures == [.init(file: dir + "/empty", message: "\(dir)/empty: folder holds no .png images")])
+        #expect(files == [dir + "/a.PNG", dir + "/b.png", dir + "/d.JPEG", dir + "/e.jpg", "x.png"])
+        #expect(failures == [.init(file: dir + "/empty", message: "\(dir)/empty: folder holds no .png, .jpg or .jpeg images")])
     }
 }

@@ -1,10 +1,10 @@
 import Foundation
 
-// `memo-infer classify`: the top-k classes of PNG images under a stage checkpoint, with the CNN
+// `memo-infer classify`: the top-k classes of PNG or JPEG images under a stage checkpoint, with the CNN
 // head (softmax probabilities of `fc`) or the NME head (squared distances to the class means).
 //
-// Images go through the training pipeline exactly: each PNG is decoded as 8-bit RGB (`readPNG`,
-// every colour type and bit depth), converted to the format the checkpoint's dataset stores
+// Images go through the training pipeline exactly: each PNG or JPEG is decoded as 8-bit RGB
+// (`readImage`: `readPNG`, every colour type and bit depth, or `readJPEG`), converted to the format the checkpoint's dataset stores
 // (its exemplar images' shape: 32x32x3 for CIFAR and PNG folders, 28x28x1 for Fashion-MNIST),
 // put into a one-image-per-entry `ImageSet`, and `MEMONetwork.infer` runs `makeBatch`
 // (padding to 32x32, channel repetition, the checkpoint's normalisation) and the network.
@@ -140,7 +140,7 @@ public struct ClassifyReport: Sendable {
     /// One classified image.
     public struct Entry: Codable, Equatable, Sendable {
         public var file: String
-        /// Size of the PNG as decoded.
+        /// Size of the image as decoded.
         public var width: Int
         public var height: Int
         /// Whether it was resized to the stored size.
@@ -160,8 +160,9 @@ public struct ClassifyReport: Sendable {
     /// Remarks for stderr, e.g. a resized image.
     public var notes: [String]
 
-    /// The PNG files named by `arguments`: files as given, folders expanded to the `.png` files
-    /// directly inside them (any case), sorted by name. A folder without one is a failure.
+    /// The image files named by `arguments`: files as given, folders expanded to the `.png`,
+    /// `.jpg` and `.jpeg` files directly inside them (any case), sorted by name. A folder without
+    /// one is a failure.
     public static func expand(_ arguments: [String]) -> (files: [String], failures: [Failure]) {
         var files: [String] = [], failures: [Failure] = []
         for argument in arguments {
@@ -171,7 +172,10 @@ public struct ClassifyReport: Sendable {
                 continue
             }
             let names = ((try? FileManager.default.contentsOfDirectory(atPath: argument)) ?? [])
-                .filter { $0.lowercased().hasSuffix(".png") && !$0.hasPrefix(".") }
+                .filter { name in
+                    let lower = name.lowercased()
+                    return !name.hasPrefix(".") && [".png", ".jpg", ".jpeg"].contains { lower.hasSuffix($0) }
+                }
                 .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
             if names.isEmpty {
                 failures.append(Failure(file: argument, message: InferenceError.noImages(path: argument).description))
@@ -181,7 +185,8 @@ public struct ClassifyReport: Sendable {
         return (files, failures)
     }
 
-    /// Reads every PNG named by `arguments` and classifies those that decode, all in one pass of
+    /// Reads every PNG or JPEG named by `arguments` (told apart by their first bytes, `readImage`)
+    /// and classifies those that decode, all in one pass of
     /// the network. Unreadable files become ``failures`` (the others are still classified).
     public static func run(_ classifier: Classifier, arguments: [String], head: ClassifierHead, top: Int) -> ClassifyReport {
         let expanded = expand(arguments)
@@ -189,7 +194,7 @@ public struct ClassifyReport: Sendable {
         var images: [RGBImage] = [], names: [String] = [], notes: [String] = []
         for file in expanded.files {
             do {
-                let image = try readPNG(file)
+                let image = try readImage(file)
                 guard image.width > 0, image.height > 0 else {
                     failures.append(Failure(file: file, message: "\(file): image has no pixels"))
                     continue

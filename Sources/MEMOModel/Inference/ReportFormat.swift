@@ -35,7 +35,7 @@ public enum InferenceError: Error, CustomStringConvertible, Equatable {
         switch self {
         case let .datasetMismatch(path, reason): return "\(path): \(reason)"
         case let .emptyRunFolder(path): return "\(path): no stage checkpoints (stage-00.h5, ...) in this folder"
-        case let .noImages(path): return "\(path): folder holds no .png images"
+        case let .noImages(path): return "\(path): folder holds no .png, .jpg or .jpeg images"
         case let .missing(path, what): return "\(path): \(what)"
         case let .unsupportedFormat(report, format): return "\(report) has no \(format.rawValue) output"
         case let .cannotWrite(path, reason): return "\(path): cannot write: \(reason)"
