@@ -2,7 +2,8 @@
 # MPI fault test: a rank that dies ends the whole job, and nothing finished is lost.
 #
 # Trains a tiny two-stage run (Fashion-MNIST, 60 training and 10 test images per class, 2 stages
-# of 5 classes, memo_resnet14_cifar, batches of 16) with `mpirun -np 2`, kills rank 1 with
+# of 5 classes, memo_resnet14_cifar, batches of 16, 40 epochs at stage 1 so that the kill
+# finds it running) with `mpirun -np 2`, kills rank 1 with
 # SIGKILL during stage 1, and checks that
 #   - mpirun exits non-zero within 30 s of the kill (no rank left waiting in a collective),
 #   - stage-00.h5 is intact (memo-train check-run loads it) and no stage-01.h5 was written,
@@ -41,7 +42,7 @@ trap 'rm -rf "$work"' EXIT
 # mpirun refuses root unless told; CI runs as root. One oneDNN thread per rank.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
 mpi=(mpirun --oversubscribe -np 2)
-args=(-init 5 -incre 5 -ms 40 -net memo_resnet14_cifar --init_epoch 1 --epochs 4 --batch_size 16
+args=(-init 5 -incre 5 -ms 40 -net memo_resnet14_cifar --init_epoch 1 --epochs 40 --batch_size 16
       --train-per-class 60 --test-per-class 10 --dataset fashion-mnist --eval-every 0 --threads 1)
 passed=0 failed=0
 check() { if "$@"; then passed=$((passed + 1)); else echo "    FAIL: $*"; failed=$((failed + 1)); fi; }
@@ -50,7 +51,7 @@ check() { if "$@"; then passed=$((passed + 1)); else echo "    FAIL: $*"; failed
 rank_pid() {
     local p
     for p in $(pgrep -f "$binary" || true); do
-        if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$1"; then echo "$p"; return; fi
+        if tr '\0' '\n' 2>/dev/null <"/proc/$p/environ" | grep -qx "OMPI_COMM_WORLD_RANK=$1"; then echo "$p"; return; fi
     done
 }
 
@@ -63,7 +64,7 @@ until grep -q '^stage 1 of' "$dir/train.log" 2>/dev/null; do
     ((SECONDS < deadline)) || { echo "mpi-test: stage 1 did not start within 300 s"; exit 1; }
     sleep 0.1
 done
-sleep 1
+sleep 0.5
 victim=$(rank_pid 1)
 [ -n "$victim" ] || { echo "mpi-test: rank 1 not found"; exit 1; }
 kill -9 "$victim"
