@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Run the MEMO reference's own training and save every stage in the layout `memo-infer import --run` reads.
 
-    python3 scripts/reference_saver.py --reference-dir ICLR23-MEMO --out SAVED [--threads 1] \
-        [--train-per-class N] [--test-per-class N] [--workers 0] [--torch-seed S] \
+    python3 scripts/reference_saver.py --reference-dir ICLR23-MEMO --out SAVED [--threads 1]
+        [--train-per-class N] [--test-per-class N] [--workers 0] [--torch-seed S]
         -- <the reference's own main_memo.py flags, e.g. -model memo -init 2 -incre 2 ...>
 
 The reference (GitHub wangkiw/ICLR23-MEMO, a checkout given by --reference-dir) is imported as it is
@@ -22,8 +22,8 @@ checkout is edited. At run time, in memory only, this script:
                      byte for byte to an unused training image of its class; identical images are
                      interchangeable), the accuracies the reference computed (CNN and NME top-1,
                      top-k, grouped) and its curves so far, and the run's settings.
---data-dir other than fashion-mnist datasets (cifar10/cifar100) go through the reference's own loaders
-(torchvision downloads into ./data); their exemplar indices refer to the full training set.
+Other datasets (cifar10, cifar100) go through the reference's own loaders (torchvision downloads into
+SAVED/reference-logs/data); their exemplar indices refer to the full training set.
 Needs torch, torchvision, scipy, tqdm, numpy, Pillow (pip).
 """
 import argparse
@@ -131,12 +131,15 @@ def plain(value):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0], usage=__doc__.split("\n\n")[1])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0],
+        usage="%(prog)s --reference-dir REF --out SAVED [options] -- REFERENCE_FLAGS (main_memo.py's)")
     parser.add_argument("--reference-dir", required=True, help="checkout of wangkiw/ICLR23-MEMO")
     parser.add_argument("--out", required=True, help="folder for stage-XX.pt and stage-XX.json")
-    parser.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist")
-    parser.add_argument("--train-per-class", type=int, default=None)
-    parser.add_argument("--test-per-class", type=int, default=None)
+    parser.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist",
+                        help="Fashion-MNIST's IDX files (default: Debian's dataset-fashion-mnist)")
+    parser.add_argument("--train-per-class", type=int, default=None, help="fashion-mnist: the first N training images of each class")
+    parser.add_argument("--test-per-class", type=int, default=None, help="fashion-mnist: the first N test images of each class")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--workers", type=int, default=None,
                         help="DataLoader workers of the training and test loaders (default: the reference's 8)")
@@ -289,7 +292,8 @@ def main():
             items = [f" {json.dumps(key)}: {json.dumps(value)}" for key, value in plain(sidecar).items()]
             f.write("{\n" + ",\n".join(items) + "\n}\n")
         os.replace(base + ".json.part", base + ".json")
-        print(f"saved {base}.pt and .json: stage {stage}, task sizes {sidecar['task_sizes']}, "
+        shown = os.path.join(ours.out, f"stage-{stage:02d}")
+        print(f"saved {shown}.pt and .json: stage {stage}, task sizes {sidecar['task_sizes']}, "
               f"CNN top-1 {cnn['top1']}, NME top-1 {None if nme is None else nme['top1']}, {len(indices)} exemplars",
               flush=True)
 
