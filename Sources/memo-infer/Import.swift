@@ -22,15 +22,25 @@ struct Import: ParsableCommand {
         come from it. The checkpoint records this in its import_json attribute. Stages imported into \
         one folder are one run (stage-00.h5, stage-01.h5, ...).
 
+        --run SAVED imports a whole folder written by scripts/reference_saver.py (the reference's own \
+        training, saved after every task: stage-XX.pt with its sidecar stage-XX.json) into the run \
+        folder -o: configuration, task sizes, class order and exemplar list come from each sidecar \
+        (only --data-dir and --threads are taken), and each stage's evaluation is compared with the \
+        accuracies the reference logged (recorded in import_json.logged); a difference is an error \
+        (exit 1) after all stages are written.
+
         Examples:
           memo-infer import stage-02.safetensors -o run/stage-02.h5 --task-sizes 2,2,2 \\
               --dataset fashion-mnist --convnet_type memo_resnet14_cifar -ms 4000
           memo-infer import adaptivenet.safetensors -o run/stage-04.h5 -init 10 -incre 10 \\
               --dataset cifar100 --data-dir ~/data --convnet_type memo_resnet32 --class-order pycil
+          memo-infer import --run saved -o run
         """)
 
-    @Argument(help: "The state_dict file (.safetensors, or a torch.save .pt/.pth).") var stateDict: String
-    @Option(name: .shortAndLong, help: "Checkpoint to write (RUN/stage-XX.h5, XX = the state_dict's blocks - 1).")
+    @Argument(help: "The state_dict file (.safetensors, or a torch.save .pt/.pth); not with --run.") var stateDict: String?
+    @Option(name: .customLong("run"), help: "A folder written by scripts/reference_saver.py: import all its stages.")
+    var runFolder: String?
+    @Option(name: .shortAndLong, help: "Checkpoint to write (RUN/stage-XX.h5, XX = the state_dict's blocks - 1); with --run, the run folder.")
     var output: String
     @Option(name: .customLong("task-sizes"), help: "Classes of each stage, comma-separated (e.g. 10,10,10).")
     var taskSizes: IntList?
@@ -40,11 +50,11 @@ struct Import: ParsableCommand {
     @Option(name: [.customLong("increment"), .customLong("incre", withSingleDash: true)], parsing: .unconditional,
             help: "Classes per later stage (default 10; not with --task-sizes).")
     var increment: Int?
-    @Option(name: [.customLong("convnet_type"), .customLong("net", withSingleDash: true)], help: "Backbone of the state_dict.")
-    var backbone: Backbone
+    @Option(name: [.customLong("convnet_type"), .customLong("net", withSingleDash: true)], help: "Backbone of the state_dict (required without --run).")
+    var backbone: Backbone?
     @Option(name: .customLong("class-order"), help: ArgumentHelp("pycil (PyCIL's seed-1993 order, the default), none (id order) or a file of class ids (whitespace- or comma-separated).", valueName: "pycil|none|file"))
-    var classOrder = ClassOrderChoice.pycil
-    @Option(help: "fashion-mnist, cifar100, cifar10 or png.") var dataset: DatasetKind
+    var classOrder: ClassOrderChoice?
+    @Option(help: "fashion-mnist, cifar100, cifar10 or png (required without --run).") var dataset: DatasetKind?
     @Option(name: .customLong("data-dir"), help: "Folder with the dataset files (default: /usr/share/datasets/fashion-mnist, ./data for CIFAR).")
     var dataDir: String?
     @Option(name: .customLong("train-per-class"), parsing: .unconditional, help: "Use only the first N training images of each class.")
@@ -59,6 +69,21 @@ struct Import: ParsableCommand {
     @OptionGroup var threads: ThreadsOption
 
     func validate() throws {
+        if runFolder != nil {
+            guard stateDict == nil else { throw ValidationError("--run takes no state_dict file: it imports the folder's stages") }
+            let fromSidecars: [(String, Bool)] = [
+                ("--task-sizes", taskSizes != nil), ("-init", initCls != nil), ("-incre", increment != nil),
+                ("--convnet_type", backbone != nil), ("--class-order", classOrder != nil), ("--dataset", dataset != nil),
+                ("--train-per-class", trainPerClass != nil), ("--test-per-class", testPerClass != nil), ("-ms", memorySize != nil),
+                ("--train_base", trainBase), ("--train_adaptive", trainAdaptive)]
+            if let given = fromSidecars.first(where: \.1) {
+                throw ValidationError("\(given.0) is not taken with --run: each stage's sidecar gives it")
+            }
+            return
+        }
+        guard stateDict != nil else { throw ValidationError("give a state_dict file, or --run SAVED_FOLDER") }
+        guard backbone != nil else { throw ValidationError("missing --convnet_type") }
+        guard dataset != nil else { throw ValidationError("missing --dataset") }
         if let taskSizes {
             guard initCls == nil, increment == nil else { throw ValidationError("--task-sizes and -init/-incre exclude each other") }
             guard !taskSizes.values.isEmpty, taskSizes.values.allSatisfy({ $0 >= 1 }) else {
@@ -73,13 +98,18 @@ struct Import: ParsableCommand {
     }
 
     func run() throws {
+        if let runFolder {
+            try importRun(runFolder)
+            return
+        }
+        guard let stateDict, let backbone, let dataset else { return }  // validate() requires them
         try checkOutputPath(output, flag: "-o")
         var config = MEMOConfig()
         config.dataset = dataset
         config.dataDir = dataDir
         config.trainPerClass = trainPerClass
         config.testPerClass = testPerClass
-        config.classOrder = classOrder
+        config.classOrder = classOrder ?? .pycil
         config.backbone = backbone
         if let sizes = taskSizes?.values {
             config.initCls = sizes[0]
@@ -97,5 +127,25 @@ struct Import: ParsableCommand {
         printError(String(format: "wrote %@: stage %d (%@, task sizes %@), CNN top-1 %.2f, NME top-1 %.2f on %d test images; exemplars: %@",
                           output, c.stage, c.backbone.rawValue, "\(c.taskSizes)", e.cnn.top1, e.nme?.top1 ?? .nan,
                           c.testIndices.count, c.importInfo?.exemplars ?? "?"))
+    }
+
+    /// `--run`: every stage of a reference saver folder, then the logged and imported curves.
+    private func importRun(_ folder: String) throws {
+        let count = threads.threads ?? EngineThreads.processDefault
+        let stages = try EngineThreads.with(count) {
+            try ReferenceRunImport.run(directory: folder, output: output, dataDir: dataDir, threads: count, log: { printError($0) })
+        }
+        for s in stages {
+            let e = s.checkpoint.evaluation
+            let verdict = s.differences.isEmpty ? "as logged" : "differs: " + s.differences.joined(separator: "; ")
+            print(String(format: "%@: stage %d, CNN top-1 %.2f, top-k %.2f, NME top-1 %.2f, top-k %.2f on %d test images; %@",
+                         s.output, s.checkpoint.stage, e.cnn.top1, e.cnn.top5, e.nme?.top1 ?? .nan, e.nme?.top5 ?? .nan,
+                         s.checkpoint.testIndices.count, verdict))
+        }
+        let differing = stages.filter { !$0.differences.isEmpty }.map { String($0.checkpoint.stage) }
+        if !differing.isEmpty {
+            throw StateDictImportError(path: folder, problem: "the imported evaluation differs from the logged accuracies at stage(s) "
+                + differing.joined(separator: ", ") + " (stages written to \(output))")
+        }
     }
 }

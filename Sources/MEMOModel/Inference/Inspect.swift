@@ -28,7 +28,12 @@ public enum InspectReport {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         s += "config: " + ((try? encoder.encode(c.config)).map { String(decoding: $0, as: UTF8.self) } ?? "?") + "\n"
         if let i = c.importInfo {
-            s += "imported: from \(i.sourceFile) (\(i.sourceFormat)); exemplars by \(i.exemplars), class means from the exemplars\n"
+            let exemplars = i.exemplars == "sidecar" ? "listed in its sidecar" : "by \(i.exemplars)"
+            s += "imported: from \(i.sourceFile) (\(i.sourceFormat)); exemplars \(exemplars), class means from the exemplars\n"
+            if let l = i.logged {
+                s += "logged by its training code: CNN top-1 \(fixed2(l.cnnTop1)), top-k \(fixed2(l.cnnTopK)), "
+                    + "NME top-1 \(fixed2(l.nmeTop1)), top-k \(fixed2(l.nmeTopK))\n"
+            }
         }
         let values = c.tensors.values.reduce(0) { $0 + $1.count }
         s += "tensors: \(c.tensors.count), \(values) values\n"

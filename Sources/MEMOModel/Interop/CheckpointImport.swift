@@ -26,16 +26,55 @@ public struct ImportInfo: Codable, Equatable, Sendable {
     public var exemplars: String
     /// How the NME class means were computed: always from the exemplars with the imported network.
     public var classMeans: String
+    /// The accuracies the training code logged for this stage (a reference saver's sidecar), nil
+    /// when none were given.
+    public var logged: LoggedAccuracy?
 
-    public init(sourceFile: String, sourceFormat: String, exemplars: String, classMeans: String) {
+    public init(sourceFile: String, sourceFormat: String, exemplars: String, classMeans: String, logged: LoggedAccuracy? = nil) {
         self.sourceFile = sourceFile
         self.sourceFormat = sourceFormat
         self.exemplars = exemplars
         self.classMeans = classMeans
+        self.logged = logged
     }
 
     enum CodingKeys: String, CodingKey {
-        case sourceFile = "source_file", sourceFormat = "source_format", exemplars, classMeans = "class_means"
+        case sourceFile = "source_file", sourceFormat = "source_format", exemplars, classMeans = "class_means", logged
+    }
+}
+
+/// A stage's accuracies as another implementation logged them (percent, 2 decimals), to compare
+/// with the evaluation an import computes; k = min(5, classes seen), as memo-swift's top-5.
+public struct LoggedAccuracy: Codable, Equatable, Sendable {
+    public var cnnTop1: Double
+    public var cnnTopK: Double
+    public var nmeTop1: Double?
+    public var nmeTopK: Double?
+
+    public init(cnnTop1: Double, cnnTopK: Double, nmeTop1: Double?, nmeTopK: Double?) {
+        self.cnnTop1 = cnnTop1
+        self.cnnTopK = cnnTopK
+        self.nmeTop1 = nmeTop1
+        self.nmeTopK = nmeTopK
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case cnnTop1 = "cnn_top1", cnnTopK = "cnn_topk", nmeTop1 = "nme_top1", nmeTopK = "nme_topk"
+    }
+
+    /// The values of `evaluation` that differ from these, as "CNN top-1 47.00 (logged 47.50)"; empty when all agree.
+    public func differences(from evaluation: StageEvaluation) -> [String] {
+        var out: [String] = []
+        func check(_ name: String, _ computed: Double?, _ logged: Double?) {
+            guard let logged else { return }
+            guard let computed else { out.append("\(name): none computed (logged \(fixed2(logged)))"); return }
+            if fixed2(computed) != fixed2(logged) { out.append("\(name) \(fixed2(computed)) (logged \(fixed2(logged)))") }
+        }
+        check("CNN top-1", evaluation.cnn.top1, cnnTop1)
+        check("CNN top-k", evaluation.cnn.top5, cnnTopK)
+        check("NME top-1", evaluation.nme?.top1, nmeTop1)
+        check("NME top-k", evaluation.nme?.top5, nmeTopK)
+        return out
     }
 }
 
@@ -56,12 +95,37 @@ public enum CheckpointImport {
         public var config: MEMOConfig
         /// Classes per stage; nil takes the split of `config` up to the state_dict's block count.
         public var taskSizes: [Int]?
+        /// An exemplar memory given beside the state_dict (training-set positions and their labels
+        /// in the class order), e.g. by a reference saver's sidecar; it replaces herding.
+        public var exemplars: ListedExemplars?
+        /// The accuracies logged for this stage, recorded in `import_json`.
+        public var logged: LoggedAccuracy?
 
-        public init(source: String, output: String, config: MEMOConfig, taskSizes: [Int]? = nil) {
+        public init(source: String, output: String, config: MEMOConfig, taskSizes: [Int]? = nil,
+                    exemplars: ListedExemplars? = nil, logged: LoggedAccuracy? = nil) {
             self.source = source
             self.output = output
             self.config = config
             self.taskSizes = taskSizes
+            self.exemplars = exemplars
+            self.logged = logged
+        }
+    }
+
+    /// Exemplars listed as training-set positions with their labels, and where the list is from.
+    public struct ListedExemplars: Sendable {
+        public var indices: [Int]
+        public var labels: [Int]
+        /// The file that lists them, named in errors.
+        public var file: String
+        /// Recorded as `import_json.exemplars` ("sidecar").
+        public var kind: String
+
+        public init(indices: [Int], labels: [Int], file: String, kind: String) {
+            self.indices = indices
+            self.labels = labels
+            self.file = file
+            self.kind = kind
         }
     }
 
@@ -116,10 +180,16 @@ public enum CheckpointImport {
         var memory = ExemplarMemory()
         var exemplarSource = "herding"
         var listed: ExemplarMemory?
-        do { listed = try exportedMemory(stateDict, path: request.source, trainLabels: trainLabels, classes: total) } catch {
-            log("note: \(error); its exemplars are not used")
+        if request.exemplars == nil {
+            do { listed = try exportedMemory(stateDict, path: request.source, trainLabels: trainLabels, classes: total) } catch {
+                log("note: \(error); its exemplars are not used")
+            }
         }
-        if let listed {
+        if let given = request.exemplars {
+            memory = try listedMemory(indices: given.indices, labels: given.labels, path: given.file, what: "the exemplar list",
+                                      trainLabels: trainLabels, classes: total)
+            exemplarSource = given.kind
+        } else if let listed {
             memory = listed
             exemplarSource = "export"
         } else {
@@ -127,7 +197,7 @@ public enum CheckpointImport {
         }
         var means = [[Float]](repeating: [], count: total)
         for c in 0..<total {
-            if exemplarSource == "export" {
+            if exemplarSource != "herding" {
                 means[c] = net.classMean(data.train, indices: memory.indicesByClass[c], mean: data.mean, std: data.std)
             } else {
                 let candidates = trainLabels.indices.filter { trainLabels[$0] == c }
@@ -168,7 +238,7 @@ public enum CheckpointImport {
         }
         checkpoint.config.runID = checkpoint.config.runID ?? TrainingRun.newRunID()
         checkpoint.importInfo = ImportInfo(sourceFile: (request.source as NSString).lastPathComponent, sourceFormat: sourceFormat.rawValue,
-                                           exemplars: exemplarSource, classMeans: "exemplars")
+                                           exemplars: exemplarSource, classMeans: "exemplars", logged: request.logged)
         try checkpoint.write(to: request.output)
         return checkpoint
     }
@@ -238,16 +308,24 @@ public enum CheckpointImport {
     static func exportedMemory(_ stateDict: StateDict, path: String, trainLabels: [Int], classes: Int) throws -> ExemplarMemory? {
         guard let idx = stateDict.tensors[CheckpointExport.extraPrefix + "exemplar_indices"]?.integerValues,
               let labels = stateDict.tensors[CheckpointExport.extraPrefix + "exemplar_labels"]?.integerValues else { return nil }
-        guard idx.count == labels.count else {
-            throw StateDictImportError(path: path, problem: "memo_swift.exemplar_indices and exemplar_labels differ in length")
+        return try listedMemory(indices: idx.map { Int($0) }, labels: labels.map { Int($0) }, path: path,
+                                what: "memo_swift.exemplar_indices and exemplar_labels", trainLabels: trainLabels, classes: classes)
+    }
+
+    /// An exemplar memory from training-set positions and their labels; throws when the lists
+    /// differ in length or an index is not a training image of its class in this dataset
+    /// (another dataset, subset or class order than the list was made with).
+    static func listedMemory(indices: [Int], labels: [Int], path: String, what: String, trainLabels: [Int], classes: Int) throws -> ExemplarMemory {
+        guard indices.count == labels.count else {
+            throw StateDictImportError(path: path, problem: "\(what): indices and labels differ in length")
         }
         var byClass = [[Int]](repeating: [], count: classes)
-        for (i, y) in zip(idx, labels) {
-            guard i >= 0, i < trainLabels.count, y >= 0, y < classes, trainLabels[Int(i)] == Int(y) else {
+        for (i, y) in zip(indices, labels) {
+            guard i >= 0, i < trainLabels.count, y >= 0, y < classes, trainLabels[i] == y else {
                 throw StateDictImportError(path: path, problem: "exemplar \(i) of class \(y) is not a training image of that class "
-                    + "in this dataset (\(trainLabels.count) training images); the dataset, subset or class order differs from the export's")
+                    + "in this dataset (\(trainLabels.count) training images); the dataset, subset or class order differs from the list's")
             }
-            byClass[Int(y)].append(Int(i))
+            byClass[y].append(i)
         }
         return ExemplarMemory(indicesByClass: byClass)
     }
