@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 swift test
-numerics='GradientCheckTests|PyTorchParityTests|NetworkParityTests|ThreadCountTests|EngineThreadsTests'
+numerics='GradientCheckTests|PyTorchParityTests|NetworkParityTests|NetworkFamilyTests|ThreadCountTests|EngineThreadsTests'
 echo "== numerics with OMP_NUM_THREADS=1"
 OMP_NUM_THREADS=1 swift test --skip-build --filter "$numerics"
 if grep -qw avx512f /proc/cpuinfo; then

@@ -163,12 +163,16 @@ struct NetworkFamilyTests {
     }
 
     /// The whole network, two stages in MEMO's stage-1 state (generalized training, block 0
-    /// frozen in eval mode, block 1 training), loss = CE + aux CE. ResNet-18 runs at 64x64 with
-    /// ε = 2e-4: at 32x32 its layer4 maps are 1x1, train-mode BN normalises over 4 values, and the
-    /// loss curves so sharply that central differences of the stem's weights need ε ≤ 1e-4 to
-    /// approach the analytic values (measured: 3.24, 1.53, 0.20, 0.34 at ε = 1e-2 ... 1e-4 against
-    /// 0.27); at 64x64 ε = 1e-3 is still 3 % of the largest gradient off, ε = 3e-4 within 1 %.
-    @Test(arguments: [Backbone.memoConv2, .memoResNet18])
+    /// frozen in eval mode, block 1 training), loss = CE + aux CE.
+    ///
+    /// memo_conv2 only. ResNet-18 has no ε at which float32 central differences measure its
+    /// gradients: at 32x32 its layer4 maps are 1x1 and the loss curves so sharply that the stem's
+    /// weights need ε ≤ 1e-4 (measured: 3.24, 1.53, 0.20, 0.34 at ε = 1e-2 ... 1e-4 against 0.27);
+    /// at 64x64 and ε = 2e-4 the float32 loss noise moves a difference quotient by ~5e-3, and on the
+    /// AVX2 path one sample came out 0.0129 against 0.0219 (bound 0.0082). Its whole-network
+    /// gradients are checked against PyTorch instead (NetworkParityTests, three cases, 1e-3 on
+    /// both CPU paths), and each of its kernels by finite differences above.
+    @Test(arguments: [Backbone.memoConv2])
     func wholeNetwork(backbone: Backbone) {
         var rng = MEMORandom(seed: 21)
         let net = MEMONetwork(backbone: backbone, rng: &rng)
