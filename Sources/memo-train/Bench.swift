@@ -34,9 +34,10 @@ struct Bench: ParsableCommand {
         say("engine: \(engineDescription) (OMP_NUM_THREADS=\(ProcessInfo.processInfo.environment["OMP_NUM_THREADS"] ?? "unset"), "
             + "DNNL_MAX_CPU_ISA=\(ProcessInfo.processInfo.environment["DNNL_MAX_CPU_ISA"] ?? "unset"))"
             + (parallel.ranks > 1 ? "; \(parallel.ranks) MPI ranks, each its shard of every batch" : ""))
-        say("| \(backbone.rawValue) | train img/s (batch \(batch)) | inference img/s (batch \(inferenceBatch)) |"
-            + (parallel.ranks > 1 ? " allreduce per step |" : ""))
-        say(parallel.ranks > 1 ? "|---|---|---|---|" : "|---|---|---|")
+        let rank0 = parallel.ranks > 1 ? ", rank 0" : ""
+        say("| \(backbone.rawValue) | train img/s (batch \(batch)) | inference img/s (batch \(inferenceBatch)) "
+            + "| peak MiB training / inference\(rank0) |" + (parallel.ranks > 1 ? " allreduce per step |" : ""))
+        say(parallel.ranks > 1 ? "|---|---|---|---|---|" : "|---|---|---|---|")
         for k in ks.values {
             let r = runBenchmark(backbone: backbone, blocks: k, trainBatch: batch, inferenceBatch: inferenceBatch,
                                  steps: steps, repeats: repeats, parallel: parallel)
@@ -44,12 +45,12 @@ struct Bench: ParsableCommand {
                               r.trainImagesPerSecond.map { String(format: "%.0f", $0) }.joined(separator: ", "),
                               r.inferenceMedian,
                               r.inferenceImagesPerSecond.map { String(format: "%.0f", $0) }.joined(separator: ", "))
+            line += String(format: " %.0f / %.0f |", Double(r.trainPeakBytes) / 1048576, Double(r.inferencePeakBytes) / 1048576)
             if let s = r.allreduceSeconds {
                 line += String(format: " %.2f ms for %.1f MB |", s * 1000, Double(r.allreduceFloats * 4) / 1e6)
             }
             say(line)
         }
-        say(String(format: "peak resident memory: %.0f MiB", Double(peakResidentBytes()) / 1048576) + (parallel.ranks > 1 ? " (rank 0)" : ""))
         world?.finalize()
     }
 }

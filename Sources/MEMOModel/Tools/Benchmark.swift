@@ -13,6 +13,11 @@ public struct BenchmarkResult: Sendable {
     /// statistics) and the median seconds of that allreduce alone.
     public var allreduceFloats = 0
     public var allreduceSeconds: Double?
+    /// Peak resident bytes of the process while training steps ran, and while inference ran
+    /// (the peak is reset before each phase, after freeing the activations of the one before),
+    /// 0 where /proc is unavailable.
+    public var trainPeakBytes = 0
+    public var inferencePeakBytes = 0
 
     public var trainMedian: Double { median(trainImagesPerSecond) }
     public var inferenceMedian: Double { median(inferenceImagesPerSecond) }
@@ -33,6 +38,19 @@ public func peakResidentBytes() -> Int {
     }
     return 0
 }
+
+/// Starts a new peak for `peakResidentBytes`: on Linux, writing 5 to /proc/self/clear_refs
+/// resets VmHWM to the current resident size. Returns false where that is not possible.
+@discardableResult
+public func resetPeakResident() -> Bool {
+    guard let handle = FileHandle(forWritingAtPath: "/proc/self/clear_refs") else { return false }
+    defer { try? handle.close() }
+    return (try? handle.write(contentsOf: Data("5".utf8))) != nil
+}
+
+/// Returns the activation buffers no network holds to the system (between benchmark runs,
+/// after training).
+public func releaseFreeActivationMemory() { ActivationPool.shared.trim() }
 
 /// Runs the benchmark for one K. Each repeat times `steps` training steps and `steps`
 /// inference batches after one warm-up step (which builds the primitives). Under an MPI job
@@ -75,8 +93,9 @@ public func runBenchmark(backbone: Backbone, blocks: Int, trainBatch: Int = 128,
         parallel.barrier()
     }
     var train: [Double] = [], infer: [Double] = []
+    releaseFreeActivationMemory()
+    resetPeakResident()
     trainStep()
-    inferStep()
     var result = BenchmarkResult(backbone: backbone, blocks: blocks, trainImagesPerSecond: [], inferenceImagesPerSecond: [])
     if !parallel.isPlain {
         result.allreduceFloats = params.reduce(0) { $0 + $1.value.count } + net.batchStatisticParameters().reduce(0) { $0 + $1.value.count }
@@ -91,15 +110,22 @@ public func runBenchmark(backbone: Backbone, blocks: Int, trainBatch: Int = 128,
         result.allreduceSeconds = median(times)
     }
     for _ in 0..<repeats {
-        var t0 = DispatchTime.now().uptimeNanoseconds
+        let t0 = DispatchTime.now().uptimeNanoseconds
         for _ in 0..<steps { trainStep() }
-        var dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
         train.append(Double(steps * trainBatch) / dt)
-        t0 = DispatchTime.now().uptimeNanoseconds
+    }
+    result.trainPeakBytes = peakResidentBytes()
+    releaseFreeActivationMemory()
+    resetPeakResident()
+    inferStep()
+    for _ in 0..<repeats {
+        let t0 = DispatchTime.now().uptimeNanoseconds
         for _ in 0..<steps { inferStep() }
-        dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
         infer.append(Double(steps * inferenceBatch) / dt)
     }
+    result.inferencePeakBytes = peakResidentBytes()
     result.trainImagesPerSecond = train
     result.inferenceImagesPerSecond = infer
     return result
