@@ -4,7 +4,7 @@
 Run from the repository root after `swift build` (needs torch and safetensors from PyPI, the
 Debian Fashion-MNIST, and a checkout of the reference wangkiw/ICLR23-MEMO outside the repository):
 
-    python3 scripts/make_interop_fixtures.py --reference-dir /tmp/ICLR23-MEMO          # ~3 min
+    python3 scripts/make_interop_fixtures.py --reference-dir /tmp/ICLR23-MEMO          # ~1 min
     python3 scripts/make_interop_fixtures.py --reference-dir /tmp/ICLR23-MEMO --check  # writes nothing
 
 Writes into Tests/MEMOModelTests/Fixtures:
@@ -19,7 +19,7 @@ Writes into Tests/MEMOModelTests/Fixtures:
   and columns of stage 0, aux_fc) saved with torch.save as the reference saves a model
   ({"tasks": 0, "model_state_dict": ...}), gzip'd: the torch.save path of `memo-infer import`.
 * interop_memo_conv2_k3.safetensors.gz: the same for memo_conv2 (task sizes [2, 2, 2], seed 2024;
-  the conv biases continuous), about 50 KB.
+  the conv biases continuous), about 62 KB.
 * interop.json: the fixed inputs (4 CIFAR-shaped 32x32x3 and 4 Fashion-MNIST-shaped 28x28x1 uint8
   images, with the normalisations of CIFAR-100 and Fashion-MNIST), torch's logits and softmax
   probabilities for them (memo-swift's input pipeline, eval mode), and the reference's
@@ -42,9 +42,9 @@ Checks (each printed; any failure stops the script before writing):
    probabilities agree with torch's within 1e-4; `memo-infer export` of the import gives back the
    same float32 tensors bit for bit. The same for the memo_conv2 state_dict.
 3. memo-swift -> torch: a checkpoint trained by memo-train (Fashion-MNIST subset, memo_resnet14_cifar
-   K = 3 and 5, memo_resnet32 K = 3, memo_conv2 K = 3, memo_resnet18 K = 2 of 5 + 5 classes), exported, loaded with
-   strict=True into both networks: torch's probabilities on the export's exemplar images agree with
-   `memo-infer classify` within 1e-4.
+   K = 3 and 5, memo_resnet32 K = 3, memo_conv2 K = 3, memo_resnet18 K = 2 of 5 + 5 classes),
+   exported, loaded with strict=True into both networks: torch's probabilities on the export's
+   exemplar images agree with `memo-infer classify` within 1e-4.
 """
 import argparse
 import gzip
@@ -117,11 +117,11 @@ def fnv1a(text):
 
 
 def formula_state_dict(net):
-    """Deterministic values for every tensor, a function of its reference key, shape and kind:
+    """Deterministic values for every tensor, a function of its reference key and shape:
     p(i) = float32(sin(0.618 * ((i*i) % 10007) + 1.234 * (fnv1a(key) % 10007))) (float64 sin);
     conv weight [O, I, kh, kw] float32(sqrt(2 / (kh*kw*O))) * p; linear weight [out, in]
     p / float32(sqrt(in)); running_mean 0.1 p; running_var 1 + 0.5 p^2; BN weight 1 + 0.2 p;
-    every bias 0.1 p; num_batches_tracked 0. InteropTests computes the same in Swift."""
+    every bias 0.1 p; num_batches_tracked 0. NetworkInteropTests.formulaValues computes the same."""
     import numpy as np
     out = {}
     for k, v in net.state_dict().items():
