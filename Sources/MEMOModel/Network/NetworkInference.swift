@@ -45,8 +45,11 @@ func topK(_ v: [Float], k: Int, largest: Bool) -> [Int] {
 }
 
 extension MEMONetwork {
-    /// Runs the network in evaluation mode over `indices` of `set`, in batches.
+    /// Runs the network in evaluation mode over `indices` of `set`, in batches, at the set's input
+    /// side (`ImageSet.inputSide`, which becomes `inputSize`). Images of a file set that do not
+    /// decode are run as black images and recorded (`ImageSet.checkReadable()`).
     public func infer(_ set: ImageSet, indices: [Int], mean: [Float], std: [Float], batchSize: Int = 256) -> InferenceOutput {
+        inputSize = set.inputSide
         var logitsOut = [Float](), featuresOut = [Float]()
         logitsOut.reserveCapacity(indices.count * classCount)
         featuresOut.reserveCapacity(indices.count * featureWidth)
