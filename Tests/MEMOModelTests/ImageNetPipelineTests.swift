@@ -242,4 +242,41 @@ import Testing
         let error = #expect(throws: DatasetError.self) { try d.train.checkReadable() }
         #expect(error?.description.hasPrefix("\(damaged): cannot read: not a valid JPEG") == true, "\(String(describing: error))")
     }
+
+    /// memo_resnet18 end to end at 224x224 on a folder: one training step, herding, evaluation,
+    /// a checkpoint holding 224x224x3 exemplars, then `classify` (test view of the JPEG files)
+    /// agreeing with the stored predictions and `evaluate` reproducing the stored evaluation.
+    @Test func resnet18RunsAt224EndToEnd() throws {
+        let dir = try Self.makeFolder(wnids: ["b", "a"], trainPerClass: 3, valPerClass: 1)
+        defer { DataFixtures.cleanUp(dir) }
+        var config = MEMOConfig()
+        config.dataset = .imagenet100
+        config.dataDir = dir
+        config.backbone = .memoResNet18
+        (config.initCls, config.increment, config.memorySize) = (2, 2, 2)
+        (config.initEpoch, config.batchSize, config.evalEvery) = (1, 6, 0)
+        config.initLR = 0.01
+        let out = dir + "/run"
+        let run = try TrainingRun(TrainingRequest(start: .new(folder: out), config: config, given: []))
+        run.log = { _ in }
+        #expect(try run.train() == 1)
+        let path = out + "/" + Checkpoint.fileName(stage: 0)
+        let c = try Checkpoint.read(path)
+        #expect(c.imageShape == [224, 224, 3] && c.memory.count == 2 && c.exemplarImages.count == 2 * 150_528)
+        #expect(MemoryReport(checkpoint: c).bytesPerExemplar == 150_528)
+
+        let data = try Dataset.load(kind: .imagenet100, dataDir: dir)
+        // The stored exemplars are the test views of the chosen training files.
+        let first = c.memory.entries[0].index
+        #expect(Self.md5(Array(c.exemplarImages.prefix(150_528))) == Self.md5(Array(data.train.image(first))))
+
+        let classifier = try Classifier(checkpoint: c, path: path)
+        let report = ClassifyReport.run(classifier, arguments: data.test.files!.paths, head: .cnn, top: 1)
+        #expect(report.failures.isEmpty && report.entries.allSatisfy(\.resized))
+        #expect(c.testIndices == [0, 1])
+        #expect(report.entries.map { $0.predictions[0].label } == c.cnnTopK.map { $0[0] })
+
+        let evaluation = try EvaluateReport.run(checkpoint: c, path: path, dataset: data)
+        #expect(evaluation.matchesStored && evaluation.cnnDiffering == 0 && evaluation.nmeDiffering == 0)
+    }
 }
