@@ -185,6 +185,10 @@ public final class TrainingRun {
             try data.test.checkReadable()
             try checkpoint.write(to: path)
             trainer.log("  checkpoint \(path)")
+            if let cache = data.train.files?.cache {
+                trainer.log(String(format: "  image cache: %d decoded images, %.1f of %.0f MiB; %d hits, %d decodes so far",
+                                   cache.count, mebibytes(cache.byteCount), mebibytes(cache.byteLimit), cache.hits, cache.misses))
+            }
             let summary = RunSummary(results: trainer.results)
             trainer.log(summary.text)
             try writeReport(summary.csv, to: folder + "/curves.csv")
