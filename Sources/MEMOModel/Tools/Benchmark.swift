@@ -57,23 +57,25 @@ public func releaseFreeActivationMemory() { ActivationPool.shared.trim() }
 /// (`parallel` from `DataParallel.mpi`) every rank takes its shard of each training and inference
 /// batch, the figures are global images/s, and the allreduce of one step is timed on its own.
 public func runBenchmark(backbone: Backbone, blocks: Int, trainBatch: Int = 128, inferenceBatch: Int = 256,
-                         steps: Int = 5, repeats: Int = 3, classesPerStage: Int = 10,
+                         inputSide: Int = NetworkInput.side, steps: Int = 5, repeats: Int = 3, classesPerStage: Int = 10,
                          parallel: DataParallel = .single) -> BenchmarkResult {
     precondition(blocks >= 1 && steps >= 1 && repeats >= 1 && trainBatch >= 1 && inferenceBatch >= 1,
                  "the benchmark needs at least one block, step, repeat and image")
     var rng = MEMORandom(seed: 1)
     let net = MEMONetwork(backbone: backbone, rng: &rng)
+    net.inputSize = inputSide
+    let image = 3 * inputSide * inputSide
     for _ in 0..<blocks { net.addStage(newClasses: classesPerStage, rng: &rng) }
     net.configureTraining(trainBase: true, trainAdaptive: false)
     let sgd = SGD(learningRate: 0.01, weightDecay: 2e-4)
     let params = net.trainableParameters().map { $0.1 }
-    var input = [Float](repeating: 0, count: max(trainBatch, inferenceBatch) * 3 * 32 * 32)
+    var input = [Float](repeating: 0, count: max(trainBatch, inferenceBatch) * image)
     for i in 0..<input.count { input[i] = Float(rng.normal()) }
     let labels = (0..<trainBatch).map { $0 % net.classCount }
     let known = net.classCount - classesPerStage
     let auxLabels = blocks > 1 ? MEMOLoss.auxiliaryLabels(labels, knownClasses: known) : nil
 
-    let trainInput = Array(input[0..<(trainBatch * 3 * 32 * 32)])
+    let trainInput = Array(input[0..<(trainBatch * image)])
     func trainStep() {
         if parallel.isPlain {
             input.withUnsafeBufferPointer { net.forward($0.baseAddress!, count: trainBatch, training: true) }
@@ -88,7 +90,7 @@ public func runBenchmark(backbone: Backbone, blocks: Int, trainBatch: Int = 128,
         for r in parallel.localShards {
             let rows = parallel.shard(r, of: inferenceBatch)
             guard !rows.isEmpty else { continue }
-            input.withUnsafeBufferPointer { net.forward($0.baseAddress! + rows.lowerBound * 3 * 32 * 32, count: rows.count, training: false) }
+            input.withUnsafeBufferPointer { net.forward($0.baseAddress! + rows.lowerBound * image, count: rows.count, training: false) }
         }
         parallel.barrier()
     }
