@@ -73,6 +73,9 @@ extension MEMONetwork {
             featuresOut += features
             start += batchSize
         }
+        // The inference buffers (evaluation batches are larger than training batches) go back
+        // to the system instead of staying in the pool beside the training activations.
+        ActivationPool.shared.trim()
         return InferenceOutput(logits: logitsOut, features: featuresOut, count: indices.count,
                                classCount: classCount, featureWidth: featureWidth)
     }
