@@ -111,15 +111,16 @@ final class Activation {
     }
 }
 
-/// A small per-layer cache of shape-specific state (primitives and buffers), keyed by the input
-/// shape and mode. Training and evaluation use a handful of batch sizes (full batch, last partial
-/// batch, evaluation batch), so a few entries suffice; the oldest is dropped beyond `capacity`.
+/// A small per-layer cache of shape-specific state (primitives, reordered weights, workspaces;
+/// no activations), keyed by the input shape and mode. Training and evaluation use a handful of
+/// batch sizes (full batch, last partial batch, evaluation batches) in a few modes (trained,
+/// frozen, inference), so a few entries suffice; the oldest is dropped beyond `capacity`.
 struct PlanCache<Key: Hashable, Plan> {
     private var keys: [Key] = []
     private var plans: [Key: Plan] = [:]
     let capacity: Int
 
-    init(capacity: Int = 4) { self.capacity = capacity }
+    init(capacity: Int = 8) { self.capacity = capacity }
 
     mutating func get(_ key: Key, make: () -> Plan) -> Plan {
         if let p = plans[key] { return p }

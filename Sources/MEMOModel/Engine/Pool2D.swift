@@ -71,8 +71,8 @@ final class Pool2D {
         }
     }
 
-    /// Forward pass; the returned activation is owned by the layer (overwritten by the next
-    /// forward pass of the same input shape).
+    /// Forward pass into a new activation. `inference`: no backward pass will follow (no
+    /// workspace kept).
     func forward(_ x: Activation, inference: Bool = false) -> Activation {
         let p = plan(x, inference: inference)
         let output = Activation(shape: p.outShape, layout: .blocked)
