@@ -47,7 +47,7 @@ public enum AdaptiveNetKeys {
         guard !taskSizes.isEmpty, taskSizes.allSatisfy({ $0 > 0 }) else {
             throw CheckpointError.inconsistent(path: "network", reason: "task sizes \(taskSizes) are not positive class counts")
         }
-        let net = try Checkpoint.makeNetwork(backbone: backbone, taskSizes: taskSizes)
+        let net = Checkpoint.makeNetwork(backbone: backbone, taskSizes: taskSizes)
         var out: [Entry] = []
         for (name, p) in net.namedParameters() {
             out.append(Entry(key: referenceKey(name), shape: p.shape, dtype: .float32, memoSwiftName: name))
