@@ -14,18 +14,22 @@ As a module:
     model, metadata, extras = load_export("stage-04.safetensors")
     logits = model(preprocess(images_uint8, metadata))["logits"]
 
-The network here is this file's own definition of MEMO's AdaptiveNet for the CIFAR ResNets
-(memo_resnet14_cifar / 20 / 26 / memo_resnet32): its modules carry the names of the reference's
-(wangkiw/ICLR23-MEMO, utils/inc_net.py AdaptiveNet with convs/memo_cifar_resnet.py), so its
-state_dict has the reference's keys and shapes and `load_state_dict(strict=True)` takes an
-export or a reference checkpoint. With --reference-dir (a checkout of ICLR23-MEMO) the reference's
-own AdaptiveNet is built instead, grown with `update_fc` stage by stage.
+The network here is this file's own definition of MEMO's AdaptiveNet for every backbone
+memo-swift trains: the CIFAR ResNets (memo_resnet14_cifar / 20 / 26 / memo_resnet32), memo_conv2
+and memo_resnet18. Its modules carry the names of the reference's (wangkiw/ICLR23-MEMO,
+utils/inc_net.py AdaptiveNet with convs/memo_cifar_resnet.py, convs/conv_cifar.py and
+convs/memo_resnet.py), so its state_dict has the reference's keys and shapes and
+`load_state_dict(strict=True)` takes an export or a reference checkpoint. With --reference-dir (a
+checkout of ICLR23-MEMO) the reference's own AdaptiveNet is built instead, grown with `update_fc`
+stage by stage.
 
-Forward (eval mode): features = concatenation of the K specialized blocks' 64-d pooled features
-in block order; logits = fc(features); aux_logits = aux_fc(features[:, -64:]).
+Forward (eval mode): features = concatenation of the K specialized blocks' pooled features (64-d,
+512-d for memo_resnet18) in block order; logits = fc(features); aux_logits = aux_fc(the newest
+block's feature).
 
 Input pipeline (as memo-swift's test pipeline): uint8 HWC images; smaller than 32x32 are centred
-and zero-padded; (v / 255 - mean) / std per channel; one channel repeated to three.
+and zero-padded; (v / 255 - mean) / std per channel; one channel repeated to three. Every network
+runs at 32x32, as memo-swift runs it (ResNet-18's layer4 map is then 1x1).
 """
 import argparse
 import json
@@ -39,6 +43,12 @@ from torch.nn import functional as F
 
 EXTRA_PREFIX = "memo_swift."
 BLOCKS_PER_STAGE = {"memo_resnet14_cifar": 2, "memo_resnet20_cifar": 3, "memo_resnet26_cifar": 4, "memo_resnet32": 5}
+CONVNET_TYPES = list(BLOCKS_PER_STAGE) + ["memo_conv2", "memo_resnet18"]
+
+
+def feature_width(convnet_type):
+    """Width of one specialized block's feature."""
+    return 512 if convnet_type == "memo_resnet18" else 64
 
 
 class Block(nn.Module):
@@ -90,24 +100,110 @@ class Specialized(nn.Module):
         return self.final_stage(x).mean(dim=(2, 3))
 
 
+def conv_block(cin, cout):
+    """ConvNet2's conv_block, a Sequential (keys .0 and .1): conv3x3 with bias, BN, ReLU,
+    MaxPool2d(2)."""
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(), nn.MaxPool2d(2))
+
+
+class ConvNet2Generalized(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.encoder = nn.Sequential(conv_block(3, 64))
+
+    def forward(self, x):
+        return self.encoder(x)
+
+
+class ConvNet2Specialized(nn.Module):
+    """conv_block(64, 64) then AvgPool2d(8): [N, 64, 16, 16] -> 64-d feature (at 32x32 inputs)."""
+
+    def __init__(self):
+        super().__init__()
+        self.AdaptiveBlock = conv_block(64, 64)
+
+    def forward(self, x):
+        return F.avg_pool2d(self.AdaptiveBlock(x), 8).flatten(1)
+
+
+class ImageNetBlock(nn.Module):
+    """torchvision's BasicBlock (conv1, bn1, conv2, bn2), with a conv1x1 + BN projection
+    `downsample` (.0, .1) where the shape changes."""
+
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.downsample = None
+        if stride != 1 or cin != cout:
+            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        y = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+        return F.relu(y + (x if self.downsample is None else self.downsample(x)))
+
+
+def layer(cin, cout, stride):
+    return nn.Sequential(ImageNetBlock(cin, cout, stride), ImageNetBlock(cout, cout, 1))
+
+
+class ResNet18Generalized(nn.Module):
+    """conv1 7x7 stride 2, bn1, ReLU, MaxPool2d(3, 2, 1), layer1..3."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.layer1 = layer(64, 64, 1)
+        self.layer2 = layer(64, 128, 2)
+        self.layer3 = layer(128, 256, 2)
+
+    def forward(self, x):
+        h = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 3, 2, 1)
+        return self.layer3(self.layer2(self.layer1(h)))
+
+
+class ResNet18Specialized(nn.Module):
+    """layer4 then global average pooling: 512-d feature."""
+
+    def __init__(self):
+        super().__init__()
+        self.layer4 = layer(256, 512, 2)
+
+    def forward(self, x):
+        return F.adaptive_avg_pool2d(self.layer4(x), 1).flatten(1)
+
+
+def blocks(convnet_type):
+    """(generalized blocks, a function making one specialized block) of a backbone."""
+    if convnet_type == "memo_conv2":
+        return ConvNet2Generalized(), ConvNet2Specialized
+    if convnet_type == "memo_resnet18":
+        return ResNet18Generalized(), ResNet18Specialized
+    n = BLOCKS_PER_STAGE[convnet_type]
+    return Generalized(n), lambda: Specialized(n)
+
+
 class AdaptiveNet(nn.Module):
     """MEMO's expandable network after stages of `task_sizes` classes."""
 
     def __init__(self, convnet_type, task_sizes):
         super().__init__()
-        if convnet_type not in BLOCKS_PER_STAGE:
-            raise ValueError(f"unknown convnet_type {convnet_type!r} (known: {', '.join(BLOCKS_PER_STAGE)})")
-        n = BLOCKS_PER_STAGE[convnet_type]
+        if convnet_type not in CONVNET_TYPES:
+            raise ValueError(f"unknown convnet_type {convnet_type!r} (known: {', '.join(CONVNET_TYPES)})")
+        self.width = feature_width(convnet_type)
         self.task_sizes = list(task_sizes)
-        self.TaskAgnosticExtractor = Generalized(n)
-        self.AdaptiveExtractors = nn.ModuleList(Specialized(n) for _ in task_sizes)
-        self.fc = nn.Linear(64 * len(task_sizes), sum(task_sizes))
-        self.aux_fc = nn.Linear(64, task_sizes[-1] + 1)
+        self.TaskAgnosticExtractor, specialized = blocks(convnet_type)
+        self.AdaptiveExtractors = nn.ModuleList(specialized() for _ in task_sizes)
+        self.fc = nn.Linear(self.width * len(task_sizes), sum(task_sizes))
+        self.aux_fc = nn.Linear(self.width, task_sizes[-1] + 1)
 
     def forward(self, x):
         base = self.TaskAgnosticExtractor(x)
         features = torch.cat([e(base) for e in self.AdaptiveExtractors], 1)
-        return {"logits": self.fc(features), "aux_logits": self.aux_fc(features[:, -64:]), "features": features}
+        return {"logits": self.fc(features), "aux_logits": self.aux_fc(features[:, -self.width:]), "features": features}
 
 
 def reference_network(reference_dir, convnet_type, task_sizes):

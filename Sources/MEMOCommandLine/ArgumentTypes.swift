@@ -39,6 +39,27 @@ public struct ThreadsOption: ParsableArguments {
     }
 }
 
+/// `--image-cache SIZE`, the same rule in both tools: the bound of an ImageNet folder's
+/// decoded-image cache, a byte size as `--memory-budget` reads it (512MiB, 2GiB, 0 for none).
+public struct ImageCacheOption: ParsableArguments {
+    @Option(name: .customLong("image-cache"), help: ArgumentHelp("Decoded-image cache of an imagenet100 folder, e.g. 2GiB; 0: none (default \(DecodedImageCache.defaultByteLimit >> 20)MiB).", valueName: "size"))
+    public var text: String?
+
+    public init() {}
+
+    /// The bound in bytes, nil when not given.
+    public var bytes: Int? {
+        get throws {
+            guard let text else { return nil }
+            do { return try parseByteSize(text) } catch {
+                throw ValidationError("\(ConfigError(flag: "--image-cache", value: text, allowed: "is not a byte size (e.g. 512MiB, 2GiB, 0)"))")
+            }
+        }
+    }
+
+    public func validate() throws { _ = try bytes }
+}
+
 /// A comma-separated list of integers (`--milestones 80,120,150`, `[80, 120]` also reads).
 public struct IntList: ExpressibleByArgument, Sendable, CustomStringConvertible {
     public var values: [Int]

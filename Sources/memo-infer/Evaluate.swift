@@ -20,13 +20,14 @@ struct Evaluate: ParsableCommand {
         """)
 
     @Option(help: "Stage checkpoint (stage-XX.h5).") var checkpoint: String
-    @Option(help: "fashion-mnist, cifar100, cifar10 or png (default: the checkpoint's).") var dataset: DatasetKind?
+    @Option(help: "fashion-mnist, cifar100, cifar10, png or imagenet100 (default: the checkpoint's).") var dataset: DatasetKind?
     @Option(name: .customLong("data-dir"), help: "Folder with the dataset files (default: the checkpoint's).")
     var dataDir: String?
     @Option(name: .customLong("train-per-class"), parsing: .unconditional, help: "Use only the first N training images of each class.")
     var trainPerClass: Int?
     @Option(name: .customLong("test-per-class"), parsing: .unconditional, help: "Use only the first N test images of each class.")
     var testPerClass: Int?
+    @OptionGroup var imageCache: ImageCacheOption
     @OptionGroup var threads: ThreadsOption
     @Option(help: "Output format.") var format: TableOrJSON = .table
 
@@ -47,7 +48,8 @@ struct Evaluate: ParsableCommand {
         let same = kind == recorded
         let data = try Dataset.load(kind: kind, dataDir: dataDir ?? (same ? c.config.dataDir : nil),
                                     trainPerClass: trainPerClass ?? (same ? c.config.trainPerClass : nil),
-                                    testPerClass: testPerClass ?? (same ? c.config.testPerClass : nil))
+                                    testPerClass: testPerClass ?? (same ? c.config.testPerClass : nil),
+                                    imageCacheBytes: try imageCache.bytes)
         printReport(try EvaluateReport.run(checkpoint: c, path: checkpoint, dataset: data).render(format.format))
     }
 }

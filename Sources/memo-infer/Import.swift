@@ -54,7 +54,7 @@ struct Import: ParsableCommand {
     var backbone: Backbone?
     @Option(name: .customLong("class-order"), help: ArgumentHelp("pycil (PyCIL's seed-1993 order, the default), none (id order) or a file of class ids (whitespace- or comma-separated).", valueName: "pycil|none|file"))
     var classOrder: ClassOrderChoice?
-    @Option(help: "fashion-mnist, cifar100, cifar10 or png (required without --run).") var dataset: DatasetKind?
+    @Option(help: "fashion-mnist, cifar100, cifar10, png or imagenet100 (required without --run).") var dataset: DatasetKind?
     @Option(name: .customLong("data-dir"), help: "Folder with the dataset files (default: /usr/share/datasets/fashion-mnist, ./data for CIFAR).")
     var dataDir: String?
     @Option(name: .customLong("train-per-class"), parsing: .unconditional, help: "Use only the first N training images of each class.")

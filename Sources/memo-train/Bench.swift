@@ -15,12 +15,17 @@ struct Bench: ParsableCommand {
     @Option(parsing: .unconditional, help: "Repeats, the median is reported (1 or more).") var repeats = 3
     @Option(parsing: .unconditional, help: "Training batch size (1 or more).") var batch = 128
     @Option(parsing: .unconditional, help: "Inference batch size (1 or more).") var inferenceBatch = 256
+    @Option(parsing: .unconditional, help: "Side of the square input images (default: 224 for memo_resnet18, 32 otherwise).")
+    var inputSize: Int?
+
+    var side: Int { inputSize ?? (backbone.family == .imageNetResNet ? 224 : NetworkInput.side) }
 
     func validate() throws {
         guard !ks.values.isEmpty, ks.values.allSatisfy({ $0 >= 1 }) else {
             throw ValidationError("--ks \(ks): each number of specialized blocks must be 1 or more")
         }
-        for (flag, value) in [("--steps", steps), ("--repeats", repeats), ("--batch", batch), ("--inference-batch", inferenceBatch)] where value < 1 {
+        for (flag, value) in [("--steps", steps), ("--repeats", repeats), ("--batch", batch), ("--inference-batch", inferenceBatch),
+                              ("--input-size", inputSize ?? 1)] where value < 1 {
             throw ValidationError("\(flag) \(value): must be 1 or more")
         }
     }
@@ -34,22 +39,23 @@ struct Bench: ParsableCommand {
         say("engine: \(engineDescription) (OMP_NUM_THREADS=\(ProcessInfo.processInfo.environment["OMP_NUM_THREADS"] ?? "unset"), "
             + "DNNL_MAX_CPU_ISA=\(ProcessInfo.processInfo.environment["DNNL_MAX_CPU_ISA"] ?? "unset"))"
             + (parallel.ranks > 1 ? "; \(parallel.ranks) MPI ranks, each its shard of every batch" : ""))
-        say("| \(backbone.rawValue) | train img/s (batch \(batch)) | inference img/s (batch \(inferenceBatch)) |"
-            + (parallel.ranks > 1 ? " allreduce per step |" : ""))
-        say(parallel.ranks > 1 ? "|---|---|---|---|" : "|---|---|---|")
+        let rank0 = parallel.ranks > 1 ? ", rank 0" : ""
+        say("| \(backbone.rawValue) at \(side)x\(side) | train img/s (batch \(batch)) | inference img/s (batch \(inferenceBatch)) "
+            + "| peak MiB training / inference\(rank0) |" + (parallel.ranks > 1 ? " allreduce per step |" : ""))
+        say(parallel.ranks > 1 ? "|---|---|---|---|---|" : "|---|---|---|---|")
         for k in ks.values {
             let r = runBenchmark(backbone: backbone, blocks: k, trainBatch: batch, inferenceBatch: inferenceBatch,
-                                 steps: steps, repeats: repeats, parallel: parallel)
+                                 inputSide: side, steps: steps, repeats: repeats, parallel: parallel)
             var line = String(format: "| K=%d | %.0f (runs: %@) | %.0f (runs: %@) |", k, r.trainMedian,
                               r.trainImagesPerSecond.map { String(format: "%.0f", $0) }.joined(separator: ", "),
                               r.inferenceMedian,
                               r.inferenceImagesPerSecond.map { String(format: "%.0f", $0) }.joined(separator: ", "))
+            line += String(format: " %.0f / %.0f |", Double(r.trainPeakBytes) / 1048576, Double(r.inferencePeakBytes) / 1048576)
             if let s = r.allreduceSeconds {
                 line += String(format: " %.2f ms for %.1f MB |", s * 1000, Double(r.allreduceFloats * 4) / 1e6)
             }
             say(line)
         }
-        say(String(format: "peak resident memory: %.0f MiB", Double(peakResidentBytes()) / 1048576) + (parallel.ranks > 1 ? " (rank 0)" : ""))
         world?.finalize()
     }
 }

@@ -27,12 +27,13 @@ private let defaults = MEMOConfig.defaults
 struct DataOptions: ParsableArguments {
     @Option(name: .customLong("dataset"), help: "Dataset (default \(defaults.dataset.rawValue)).")
     var dataset: DatasetKind?
-    @Option(name: .customLong("data-dir"), help: "Folder with the dataset files (default: /usr/share/datasets/fashion-mnist, ./data for CIFAR, binary or python version).")
+    @Option(name: .customLong("data-dir"), help: "Folder with the dataset files (default: /usr/share/datasets/fashion-mnist, ./data for CIFAR, binary or python version; png and imagenet100 need one).")
     var dataDir: String?
     @Option(name: .customLong("train-per-class"), parsing: .unconditional, help: "Use only the first N training images of each class (1 or more).")
     var trainPerClass: Int?
     @Option(name: .customLong("test-per-class"), parsing: .unconditional, help: "Use only the first N test images of each class (1 or more).")
     var testPerClass: Int?
+    @OptionGroup var imageCache: ImageCacheOption
     @Flag(name: .customLong("no-shuffle"), help: "Classes in id order instead of PyCIL's seed-1993 order.")
     var noShuffle = false
     @Option(name: .customLong("class-order"), help: ArgumentHelp("pycil (PyCIL's seed-1993 order, the default), none (id order, as --no-shuffle) or a file of class ids (whitespace- or comma-separated).", valueName: "pycil|none|file"))
@@ -47,6 +48,7 @@ struct DataOptions: ParsableArguments {
         b.set(dataDir, "data_dir", \.dataDir)
         b.set(trainPerClass, "train_per_class", \.trainPerClass)
         b.set(testPerClass, "test_per_class", \.testPerClass)
+        b.set(try? imageCache.bytes, "image_cache_bytes", \.imageCacheBytes)
         b.set(classOrder ?? (noShuffle ? .identity : nil), "class_order", \.classOrder)
     }
 }

@@ -295,7 +295,8 @@ import Testing
         #expect(try DatasetKind.parse("Fashion_MNIST") == .fashionMNIST)
         #expect(try DatasetKind.parse("cifar100") == .cifar100 && DatasetKind.parse("CIFAR-10") == .cifar10)
         #expect(try DatasetKind.parse("PNG") == .png)
-        let error = #expect(throws: DatasetError.self) { try DatasetKind.parse("imagenet100") }
-        #expect(error?.description == "unknown dataset 'imagenet100' (known: fashion-mnist, cifar100, cifar10, png)")
+        #expect(try DatasetKind.parse("ImageNet-100") == .imagenet100)
+        let error = #expect(throws: DatasetError.self) { try DatasetKind.parse("imagenet1000") }
+        #expect(error?.description == "unknown dataset 'imagenet1000' (known: fashion-mnist, cifar100, cifar10, png, imagenet100)")
     }
 }

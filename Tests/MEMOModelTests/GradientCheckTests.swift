@@ -140,6 +140,7 @@ struct GradientCheckTests {
         let g = Activation(shape: y.shape, layout: .blocked)
         reluBackward(output: y, gradOutput: activation(r, layout: .blocked), into: g)
         let dx = Activation(shape: BatchShape(n: 2, c: 16, h: 4, w: 4), layout: .blocked)
+        dx.buffer.zero()   // a new activation's contents are undefined; the backward accumulates
         downsampleABackwardAdd(g, into: dx)
         Self.check("join.main", values: &mT.data, analytic: g.toTensor().data, epsilon: 1e-3) {
             Self.dot(forward(xT, Tensor(shape: mT.shape, data: $0)), r)

@@ -73,7 +73,7 @@ struct InputValidationTests {
         for (what, config, message) in expected {
             #expect(Self.message { try Self.prepareRun(config) } == message, "\(what)")
         }
-        #expect(Self.message { try DatasetKind.parse("mnist") } == "unknown dataset 'mnist' (known: fashion-mnist, cifar100, cifar10, png)")
+        #expect(Self.message { try DatasetKind.parse("mnist") } == "unknown dataset 'mnist' (known: fashion-mnist, cifar100, cifar10, png, imagenet100)")
         #expect(Self.message { try Self.prepareRun(good, order: [0, 1, 2]) }
             == "invalid configuration: class order has 3 entries; dataset 'fashion-mnist' has 10 classes")
 

@@ -7,7 +7,8 @@ import Testing
 /// sizes [2, 2, 2], random weights, non-trivial BatchNorm statistics), and `interop.json`, with
 /// fixed CIFAR- and Fashion-MNIST-shaped inputs, torch's logits and probabilities on them, and the
 /// keys, shapes and dtypes of the reference's own `AdaptiveNet.state_dict()` for
-/// memo_resnet14_cifar and memo_resnet32 after [2, 2, 2].
+/// memo_resnet14_cifar, memo_resnet32, memo_conv2 and memo_resnet18 after [2, 2, 2]
+/// (`NetworkInteropTests` covers the last two).
 @Suite(.serialized)
 struct InteropTests {
     struct Case: Decodable {
@@ -18,10 +19,21 @@ struct InteropTests {
         let logits: [[Double]]
         let probabilities: [[Double]]
     }
+    /// Another network's torch outputs on a case's inputs.
+    struct Outputs: Decodable {
+        let logits: [[Double]]
+        let probabilities: [[Double]]
+    }
+    /// Another network's task sizes and torch outputs on the cases' inputs.
+    struct NetworkOutputs: Decodable {
+        let task_sizes: [Int]
+        let outputs: [String: Outputs]
+    }
     struct Fixture: Decodable {
         let task_sizes: [Int]
         let cases: [String: Case]
         let expected_keys: [String: [[Key]]]
+        let network_logits: [String: NetworkOutputs]
     }
     /// One element of an expected `[key, shape, dtype]` triple.
     enum Key: Decodable, Equatable {
@@ -95,14 +107,16 @@ struct InteropTests {
         }
     }
 
-    /// The mapping's key list is the reference's, for both backbones (the fixture holds the keys of
-    /// the reference's own AdaptiveNet, built by the fixture script from ICLR23-MEMO).
-    @Test(arguments: [Backbone.memoResNet14, .memoResNet32])
-    func expectedEntriesAreTheReferenceKeys(backbone: Backbone) throws {
+    /// The mapping's key list is the reference's, for every backbone family (the fixture holds the
+    /// keys of the reference's own AdaptiveNet, built by the fixture script from ICLR23-MEMO): 130
+    /// keys for memo_resnet14_cifar, 310 for memo_resnet32, 32 for memo_conv2 and 184 for
+    /// memo_resnet18 at [2, 2, 2], num_batches_tracked included.
+    @Test(arguments: [(Backbone.memoResNet14, 130), (.memoResNet32, 310), (.memoConv2, 32), (.memoResNet18, 184)])
+    func expectedEntriesAreTheReferenceKeys(backbone: Backbone, count: Int) throws {
         let fixture = try Self.fixture()
         let expected = try Self.expected(fixture, backbone)
         let entries = try AdaptiveNetKeys.expectedEntries(backbone: backbone, taskSizes: fixture.task_sizes)
-        #expect(entries.count == expected.count && expected.count == (backbone == .memoResNet14 ? 130 : 310))
+        #expect(entries.count == expected.count && expected.count == count)
         for e in entries {
             #expect(expected[e.key]?.0 == e.shape && expected[e.key]?.1 == e.dtype.rawValue, "\(e.key)")
         }
@@ -121,23 +135,32 @@ struct InteropTests {
         let tensors = try CheckpointImport.tensors(from: sd, backbone: .memoResNet14, taskSizes: fixture.task_sizes, path: "torch")
         let net = try Checkpoint.makeNetwork(backbone: .memoResNet14, taskSizes: fixture.task_sizes)
         for (name, p) in net.namedParameters() { p.value = try #require(tensors[name]) }
+        try Self.expectTorchOutputs(net, inputs: c, torch: Outputs(logits: c.logits, probabilities: c.probabilities),
+                                    what: "memo_resnet14_cifar \(inputs)")
+    }
+
+    /// A network's logits and probabilities on a case's inputs (memo-swift's inference pipeline,
+    /// one thread) equal torch's: logits within 1e-4 of the largest, probabilities within 1e-4.
+    static func expectTorchOutputs(_ net: MEMONetwork, inputs c: Case, torch: Outputs, what: String) throws {
         let set = ImageSet(pixels: c.images.map(UInt8.init), labels: [Int](repeating: 0, count: c.shape[0]),
                            height: c.shape[1], width: c.shape[2], channels: c.shape[3])
         let out = EngineThreads.with(1) { net.infer(set, indices: Array(0..<c.shape[0]), mean: c.mean, std: c.std) }
-        let scale = c.logits.flatMap { $0 }.map(abs).max() ?? 1
+        let classes = net.classCount
+        try #require(torch.logits.count == c.shape[0] && torch.logits.allSatisfy { $0.count == classes })
+        let scale = torch.logits.flatMap { $0 }.map(abs).max() ?? 1
         var worst = 0.0, worstProbability = 0.0
         for r in 0..<c.shape[0] {
-            let row = (0..<6).map { Double(out.logits[r * 6 + $0]) }
+            let row = (0..<classes).map { Double(out.logits[r * classes + $0]) }
             let top = row.max()!
             let z = row.map { exp($0 - top) }.reduce(0, +)
-            for j in 0..<6 {
-                worst = max(worst, abs(row[j] - c.logits[r][j]) / scale)
-                worstProbability = max(worstProbability, abs(exp(row[j] - top) / z - c.probabilities[r][j]))
+            for j in 0..<classes {
+                worst = max(worst, abs(row[j] - torch.logits[r][j]) / scale)
+                worstProbability = max(worstProbability, abs(exp(row[j] - top) / z - torch.probabilities[r][j]))
             }
         }
-        #expect(worst <= 1e-4, "largest logit difference \(worst) of the largest logit \(scale)")
-        #expect(worstProbability <= 1e-4, "largest probability difference \(worstProbability)")
-        print("interop \(inputs): logits within \(worst) of the largest (\(scale)), probabilities within \(worstProbability)")
+        #expect(worst <= 1e-4, "\(what): largest logit difference \(worst) of the largest logit \(scale)")
+        #expect(worstProbability <= 1e-4, "\(what): largest probability difference \(worstProbability)")
+        print("interop \(what): logits within \(worst) of the largest (\(scale)), probabilities within \(worstProbability)")
     }
 
     /// (a) through the tools, and (b): `memo-infer import` of the torch file (three stages into one

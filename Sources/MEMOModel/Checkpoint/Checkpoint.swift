@@ -152,11 +152,7 @@ extension Checkpoint {
     public static func read(_ path: String) throws -> Checkpoint {
         let (f, version) = try openChecked(path)
         defer { f.close() }
-        let configJSON = try f.attributeString("config_json")
-        let config: MEMOConfig
-        do { config = try JSONDecoder().decode(MEMOConfig.self, from: Data(configJSON.utf8)) } catch {
-            throw CheckpointError.inconsistent(path: path, reason: "config_json does not decode: \(error)")
-        }
+        let config = try readConfig(f, path: path)
         let (backbone, stage, classNames, order, sizes) = try readClasses(f, path: path)
         let network = try readNetwork(f, path: path, backbone: backbone, taskSizes: sizes)
         let tensors = Dictionary(uniqueKeysWithValues: network.namedParameters().map { ($0.0, $0.1.value) })
@@ -270,6 +266,14 @@ extension Checkpoint {
         } catch {
             f.close()
             throw error
+        }
+    }
+
+    /// The run's configuration (`config_json`).
+    static func readConfig(_ f: HDF5File, path: String) throws -> MEMOConfig {
+        let configJSON = try f.attributeString("config_json")
+        do { return try JSONDecoder().decode(MEMOConfig.self, from: Data(configJSON.utf8)) } catch {
+            throw CheckpointError.inconsistent(path: path, reason: "config_json does not decode: \(error)")
         }
     }
 

@@ -2,14 +2,15 @@
 /// running statistics and part states, the class names in label order, the stored image format
 /// and normalisation, and (when asked for) the NME class means.
 ///
-/// `read` takes only these from the file: the configuration is not decoded and the exemplar
-/// memory, the stored evaluation and the training record are not read (of the exemplar images
-/// only the shape is looked up), so `memo-infer classify` does no work its answer does not use.
+/// `read` takes only these and the run's configuration from the file: the exemplar memory, the
+/// stored evaluation and the training record are not read (of the exemplar images only the shape
+/// is looked up), so `memo-infer classify` does no work its answer does not use.
 /// What it reads is validated as `Checkpoint.read` validates it, with the same messages: format
 /// and version, classes against task sizes, every tensor's shape, and the data checksum of every
 /// dataset read (a damaged tensor is refused naming the file and the tensor). Damage to a part it
 /// does not read goes unnoticed here; `Checkpoint.read` checks the whole file.
 public struct CheckpointModel {
+    public var config: MEMOConfig
     public var backbone: Backbone
     public var stage: Int
     public var classNames: [String]
@@ -30,6 +31,7 @@ public struct CheckpointModel {
 
     /// What classifying needs, taken from a checkpoint already read (its network rebuilt).
     public init(checkpoint c: Checkpoint) throws {
+        config = c.config
         backbone = c.backbone
         stage = c.stage
         classNames = c.classNames
@@ -49,6 +51,7 @@ public struct CheckpointModel {
     public static func read(_ path: String, classMeans readMeans: Bool) throws -> CheckpointModel {
         let (f, version) = try Checkpoint.openChecked(path)
         defer { f.close() }
+        let config = try Checkpoint.readConfig(f, path: path)
         let (backbone, stage, classNames, order, sizes) = try Checkpoint.readClasses(f, path: path)
         let network = try Checkpoint.readNetwork(f, path: path, backbone: backbone, taskSizes: sizes)
         let stored = try f.shape(of: "memory/images")
@@ -61,15 +64,16 @@ public struct CheckpointModel {
         let mean = try f.readFloats("dataset/normalization_mean").values
         let std = try f.readFloats("dataset/normalization_std").values
         var model = CheckpointModel(
-            backbone: backbone, stage: stage, classNames: classNames, classOrder: order, taskSizes: sizes, network: network,
+            config: config, backbone: backbone, stage: stage, classNames: classNames, classOrder: order, taskSizes: sizes, network: network,
             imageShape: Array(stored.dropFirst()), normalizationMean: mean, normalizationStd: std, classMeans: means)
         if !f.unchecksummedDatasets.isEmpty { model.notes = [Checkpoint.noDataChecksumsNote(path: path, version: version)] }
         return model
     }
 
-    private init(backbone: Backbone, stage: Int, classNames: [String], classOrder: [Int], taskSizes: [Int],
+    private init(config: MEMOConfig, backbone: Backbone, stage: Int, classNames: [String], classOrder: [Int], taskSizes: [Int],
                  network: MEMONetwork, imageShape: [Int], normalizationMean: [Float], normalizationStd: [Float],
                  classMeans: [[Float]]) {
+        self.config = config
         self.backbone = backbone
         self.stage = stage
         self.classNames = classNames

@@ -1,10 +1,13 @@
-/// Fills `out` with the normalised network input of `indices` of `set`: `indices.count` x 3 x 32
-/// x 32 float32 (NCHW), resizing `out` as needed (its capacity is reused between calls).
+import Foundation
+
+/// Fills `out` with the normalised network input of `indices` of `set`: `indices.count` x 3 x S
+/// x S float32 (NCHW), S = `set.inputSide` (32 for the in-memory datasets, 224 for an
+/// ImageNet-style folder), resizing `out` as needed (its capacity is reused between calls).
 ///
-/// Per image, in torchvision's order:
-/// 1. Images smaller than 32x32 (Fashion-MNIST's 28x28) are centred and zero-padded to 32x32
+/// Per image of an in-memory set, in torchvision's order:
+/// 1. Images smaller than S x S (Fashion-MNIST's 28x28) are centred and zero-padded to S x S
 ///    (2 pixels each side for 28): padded pixels are 0 in [0, 1] units, before normalisation.
-/// 2. With an augmentation: a random 32x32 crop of the image zero-padded by 4 (offsets uniform
+/// 2. With an augmentation: a random S x S crop of the image zero-padded by 4 (offsets uniform
 ///    in 0...8 per axis), then a horizontal flip with probability 0.5; `.cifar` then multiplies
 ///    by a brightness factor uniform in [1 - 63/255, 1 + 63/255], truncating and clamping to
 ///    8 bits as Pillow's `ImageEnhance.Brightness` does.
@@ -13,20 +16,29 @@
 ///
 /// Random draws per image, from `rng`: row offset, column offset, flip, then (`.cifar`) the
 /// brightness factor. Without augmentation `rng` is not used.
+///
+/// Per image of a file set (`set.files`): the file decoded (through the set's cache), then
+/// `.imagenet`'s `RandomResizedCrop` + flip (draws: the box's, `ImageNetTransforms.randomBox`,
+/// then the flip) or, without augmentation, `Resize` + `CenterCrop`; then step 3. Files are
+/// decoded and transformed on up to `EngineThreads.current` threads; the draws are made in
+/// batch order first, so the batch does not depend on the thread count.
 /// - Parameters:
-///   - set: raw HWC images with 1 or 3 channels, at most 32x32.
+///   - set: raw HWC images with 1 or 3 channels, at most S x S, or a file set.
 ///   - indices: positions in `set`, in batch order.
 ///   - mean: per input channel (3 values, or 1 used for all).
 ///   - std: per input channel (3 values, or 1 used for all).
-///   - augmentation: `nil` or `.none` for the test pipeline.
+///   - augmentation: `nil` or `.none` for the test pipeline; `.imagenet` only for a file set.
 public func makeBatch(from set: ImageSet, indices: [Int], mean: [Float], std: [Float], augmentation: Augmentation?,
                       rng: inout MEMORandom, into out: inout [Float]) {
-    let side = NetworkInput.side, plane = side * side, channels = NetworkInput.channels
+    let side = set.inputSide, plane = side * side, channels = NetworkInput.channels
+    let valuesPerImage = channels * plane
     precondition(set.channels == 1 || set.channels == 3, "images with \(set.channels) channels")
     precondition(set.height <= side && set.width <= side, "images of \(set.height)x\(set.width) exceed \(side)x\(side)")
     precondition((mean.count == 1 || mean.count == channels) && mean.count == std.count, "mean/std per channel")
     let augmentation = augmentation ?? .none
-    let count = indices.count * NetworkInput.valuesPerImage
+    precondition(set.files == nil ? augmentation != .imagenet : (augmentation == .imagenet || augmentation == .none),
+                 "the ImageNet augmentation is for file sets, which take no other")
+    let count = indices.count * valuesPerImage
     if out.count > count {
         out.removeLast(out.count - count)
     } else if out.count < count {
@@ -43,6 +55,12 @@ public func makeBatch(from set: ImageSet, indices: [Int], mean: [Float], std: [F
     // brightness[v]: byte v after the image's brightness jitter.
     let brightness = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: 256)
     defer { brightness.deallocate() }
+    if let files = set.files {
+        out.withUnsafeMutableBufferPointer { out in
+            makeFileBatch(files, indices: indices, lut: lut, augmentation: augmentation, rng: &rng, into: out)
+        }
+        return
+    }
     let h = set.height, w = set.width, srcChannels = set.channels
     let top = (side - h) / 2, left = (side - w) / 2
     let padding = 4
@@ -69,7 +87,7 @@ public func makeBatch(from set: ImageSet, indices: [Int], mean: [Float], std: [F
                     let table = lut + c * 256
                     let zero = table[0]
                     let sc = srcChannels == 1 ? 0 : c
-                    let dst = out.baseAddress! + n * NetworkInput.valuesPerImage + c * plane
+                    let dst = out.baseAddress! + n * valuesPerImage + c * plane
                     for y in 0..<side {
                         let row = dst + y * side
                         let sy = y + dy
@@ -90,6 +108,56 @@ public func makeBatch(from set: ImageSet, indices: [Int], mean: [Float], std: [F
                     }
                 }
             }
+        }
+    }
+}
+
+/// The file-set part of `makeBatch`: decode, draw, transform, normalise through `lut`
+/// (`lut[c * 256 + v]`).
+private func makeFileBatch(_ files: ImageFiles, indices: [Int], lut: UnsafeMutablePointer<Float>, augmentation: Augmentation,
+                           rng: inout MEMORandom, into out: UnsafeMutableBufferPointer<Float>) {
+    let transforms = files.transforms, side = transforms.cropSize, plane = side * side
+    let n = indices.count
+    for index in indices { precondition(index >= 0 && index < files.paths.count, "image \(index) of \(files.paths.count)") }
+    var images = [RGBImage?](repeating: nil, count: n)
+    images.withUnsafeMutableBufferPointer { images in
+        parallelFor(n) { k in images[k] = files.decoded(indices[k]) }
+    }
+    var boxes = [ImageNetTransforms.Box?](repeating: nil, count: n)
+    var flips = [Bool](repeating: false, count: n)
+    if augmentation == .imagenet {
+        for k in 0..<n {
+            guard let image = images[k] else { continue }
+            boxes[k] = transforms.randomBox(width: image.width, height: image.height, rng: &rng)
+            flips[k] = rng.uniform() < 0.5
+        }
+    }
+    parallelFor(n) { k in
+        let dst = out.baseAddress! + k * 3 * plane
+        guard let image = images[k] else {
+            for c in 0..<3 { (dst + c * plane).update(repeating: lut[c * 256], count: plane) }
+            return
+        }
+        let view = boxes[k].map { transforms.trainView(image, box: $0, flip: flips[k]) } ?? transforms.testView(image)
+        view.pixels.withUnsafeBufferPointer { px in
+            for c in 0..<3 {
+                let table = lut + c * 256, plane_ = dst + c * plane
+                for p in 0..<plane { plane_[p] = table[Int(px[p * 3 + c])] }
+            }
+        }
+    }
+}
+
+/// Runs `body(0..<n)` on up to `EngineThreads.current` threads, each a contiguous chunk.
+private func parallelFor(_ n: Int, _ body: (Int) -> Void) {
+    let workers = min(max(EngineThreads.current, 1), n)
+    guard workers > 1 else {
+        for k in 0..<n { body(k) }
+        return
+    }
+    withoutActuallyEscaping(body) { body in
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            for k in (w * n / workers)..<((w + 1) * n / workers) { body(k) }
         }
     }
 }

@@ -10,6 +10,10 @@ public enum DatasetKind: String, CaseIterable, Sendable, Codable {
     case cifar10
     /// A folder of PNGs: `DIR/train/<class>/*.png` and `DIR/test/<class>/*.png`.
     case png
+    /// An ImageNet-style folder, the reference's ImageNet-100 (`iImageNet100`):
+    /// `DIR/train/<wnid>/*.JPEG` and `DIR/val/<wnid>/*.JPEG`, any number of classes, decoded on
+    /// the fly and fed at 224x224.
+    case imagenet100
 
     /// Parses a dataset name, ignoring case, `-` and `_` (`Fashion_MNIST`, `cifar-100`).
     public static func parse(_ name: String) throws -> DatasetKind {
@@ -27,6 +31,7 @@ public enum DatasetKind: String, CaseIterable, Sendable, Codable {
         case .cifar10: return "cifar-10-batches-bin/ or cifar-10-batches-py/, or their parent"
         case .cifar100: return "cifar-100-binary/ or cifar-100-python/, or their parent"
         case .png: return "train/<class>/*.png and test/<class>/*.png"
+        case .imagenet100: return "train/<wnid>/*.JPEG and val/<wnid>/*.JPEG"
         }
     }
 
@@ -41,12 +46,12 @@ public enum DatasetKind: String, CaseIterable, Sendable, Codable {
     }
 
     /// Where the data is read from when no directory is given: Debian's Fashion-MNIST, and
-    /// `./data` for CIFAR (the reference's download folder). A PNG folder has no default.
+    /// `./data` for CIFAR (the reference's download folder). A PNG or ImageNet folder has no default.
     public var defaultDirectory: String? {
         switch self {
         case .fashionMNIST: return "/usr/share/datasets/fashion-mnist"
         case .cifar10, .cifar100: return "data"
-        case .png: return nil
+        case .png, .imagenet100: return nil
         }
     }
 }
@@ -132,7 +137,7 @@ private func hex(_ v: UInt32) -> String {
 /// by original label), the per-channel normalisation of the network input and the training
 /// augmentation.
 public struct Dataset: Sendable {
-    /// `fashion-mnist`, `cifar10`, `cifar100`, or for a PNG folder the folder's name.
+    /// `fashion-mnist`, `cifar10`, `cifar100`, or for a PNG or ImageNet folder the folder's name.
     public var name: String
     public var kind: DatasetKind
     public var classNames: [String]
@@ -167,8 +172,10 @@ public struct Dataset: Sendable {
     ///     message saying how to extract it.
     ///   - trainPerClass: keep only the first N training images of each class (file order).
     ///   - testPerClass: keep only the first N test images of each class.
+    ///   - imageCacheBytes: bound of the decoded-image cache of an ImageNet folder (nil:
+    ///     `DecodedImageCache.defaultByteLimit`, 512 MiB); the other datasets are held in memory.
     public static func load(kind: DatasetKind, dataDir: String? = nil, trainPerClass: Int? = nil,
-                            testPerClass: Int? = nil) throws -> Dataset {
+                            testPerClass: Int? = nil, imageCacheBytes: Int? = nil) throws -> Dataset {
         guard let dir = dataDir ?? kind.defaultDirectory else { throw DatasetError.directoryRequired(kind) }
         if kind == .cifar10 || kind == .cifar100, !isDirectory(dir), fileExists(dir) {
             let variant: CIFAR.Variant = kind == .cifar10 ? .cifar10 : .cifar100
@@ -184,8 +191,11 @@ public struct Dataset: Sendable {
         case .cifar10: dataset = try CIFAR.load(.cifar10, directory: dir, isDefault: dataDir == nil)
         case .cifar100: dataset = try CIFAR.load(.cifar100, directory: dir, isDefault: dataDir == nil)
         case .png: dataset = try PNGFolder.load(directory: dir, trainPerClass: trainPerClass, testPerClass: testPerClass)
+        case .imagenet100:
+            dataset = try ImageNetFolder.load(directory: dir, trainPerClass: trainPerClass, testPerClass: testPerClass,
+                                              cacheBytes: imageCacheBytes ?? DecodedImageCache.defaultByteLimit)
         }
-        if kind != .png {
+        if kind != .png && kind != .imagenet100 {
             if let n = trainPerClass { dataset.train = dataset.train.subset(perClass: n) }
             if let n = testPerClass { dataset.test = dataset.test.subset(perClass: n) }
         }

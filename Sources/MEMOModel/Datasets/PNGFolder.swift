@@ -18,14 +18,7 @@ enum PNGFolder {
         guard isDirectory(directory) else { throw DatasetError.missingDirectory(path: directory) }
         let trainDir = joinPath(directory, "train"), testDir = joinPath(directory, "test")
         for dir in [trainDir, testDir] where !isDirectory(dir) { throw DatasetError.missingDirectory(path: dir) }
-        let classes = try classFolders(trainDir)
-        let testClasses = try classFolders(testDir)
-        guard classes == testClasses else {
-            throw DatasetError.classFoldersDiffer(
-                train: trainDir, test: testDir,
-                onlyInTrain: classes.filter { !testClasses.contains($0) },
-                onlyInTest: testClasses.filter { !classes.contains($0) })
-        }
+        let classes = try commonClassFolders(train: trainDir, test: testDir)
         let train = try readImages(trainDir, classes: classes, perClass: trainPerClass)
         let test = try readImages(testDir, classes: classes, perClass: testPerClass)
         let (mean, std) = normalization(of: train)
@@ -47,12 +40,27 @@ enum PNGFolder {
         return classes
     }
 
-    /// The `.png` files below a class folder, in `ImageFolder` order.
-    static func imageFiles(_ classDir: String) -> [String] {
+    /// The class folders of `train`, which `test` must have too (sorted by name).
+    static func commonClassFolders(train trainDir: String, test testDir: String) throws -> [String] {
+        let classes = try classFolders(trainDir)
+        let testClasses = try classFolders(testDir)
+        guard classes == testClasses else {
+            throw DatasetError.classFoldersDiffer(
+                train: trainDir, test: testDir,
+                onlyInTrain: classes.filter { !testClasses.contains($0) },
+                onlyInTest: testClasses.filter { !classes.contains($0) })
+        }
+        return classes
+    }
+
+    /// The files below a class folder whose names end in one of `extensions` (lower case, with
+    /// the dot; any case in the name), in `ImageFolder` order.
+    static func imageFiles(_ classDir: String, extensions: [String] = [".png"]) -> [String] {
         guard let walker = FileManager.default.enumerator(atPath: classDir) else { return [] }
         var files: [(folder: String, name: String)] = []
         while let relative = walker.nextObject() as? String {
-            guard relative.lowercased().hasSuffix(".png") else { continue }
+            let lower = relative.lowercased()
+            guard extensions.contains(where: { lower.hasSuffix($0) }) else { continue }
             let path = joinPath(classDir, relative)
             guard !isDirectory(path) else { continue }
             let slash = path.lastIndex(of: "/")!

@@ -1,19 +1,30 @@
 import CDNNL
 
-/// A 64-byte aligned float buffer owned by the engine and reused across steps (no allocation
-/// or page faults in the training loop once the shapes have been seen).
+/// A 64-byte aligned float buffer owned by the engine. Activation buffers come from
+/// `ActivationPool` (`pooled`) and go back to it when released; the others (reordered weights,
+/// statistics, workspaces) are allocated and freed with their owner.
 final class FloatBuffer {
     let count: Int
     let pointer: UnsafeMutablePointer<Float>
+    private let pooledCapacity: Int?
 
-    init(count: Int) {
+    init(count: Int, pooled: Bool = false) {
         self.count = count
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 16) * 4, alignment: 64)
-        pointer = raw.bindMemory(to: Float.self, capacity: max(count, 16))
-        pointer.initialize(repeating: 0, count: max(count, 16))
+        if pooled {
+            let (p, capacity) = ActivationPool.shared.take(count)
+            pointer = p
+            pooledCapacity = capacity
+        } else {
+            let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 16) * 4, alignment: 64)
+            pointer = raw.bindMemory(to: Float.self, capacity: max(count, 16))
+            pointer.initialize(repeating: 0, count: max(count, 16))
+            pooledCapacity = nil
+        }
     }
 
-    deinit { pointer.deallocate() }
+    deinit {
+        if let pooledCapacity { ActivationPool.shared.give(pointer, capacity: pooledCapacity) } else { pointer.deallocate() }
+    }
 
     var raw: UnsafeMutableRawPointer { UnsafeMutableRawPointer(pointer) }
 
@@ -28,7 +39,9 @@ public struct BatchShape: Hashable, CustomStringConvertible, Sendable {
     public var description: String { "[\(n), \(c), \(h), \(w)]" }
 }
 
-/// An activation batch in one of the engine's two layouts.
+/// An activation batch in one of the engine's two layouts. Its buffer comes from
+/// `ActivationPool` and returns there when the last reference goes: layers keep the activations
+/// their backward pass needs and let the others go. A new activation's contents are undefined.
 ///
 /// - `plain`: NCHW, used for the network input.
 /// - `blocked`: oneDNN's `nChw16c` (or `nChw8c`, see `channelBlock`), i.e. [N][C/B][H][W][B];
@@ -44,7 +57,7 @@ final class Activation {
         precondition(layout == .plain || shape.c % channelBlock == 0, "blocked layout needs channels % \(channelBlock) == 0, got \(shape)")
         self.shape = shape
         self.layout = layout
-        self.buffer = FloatBuffer(count: shape.count)
+        self.buffer = FloatBuffer(count: shape.count, pooled: true)
     }
 
     var pointer: UnsafeMutablePointer<Float> { buffer.pointer }

@@ -20,21 +20,20 @@ public final class BatchNorm: ParameterContainer {
     public let runningMean: Parameter
     public let runningVar: Parameter
 
-    private struct Key: Hashable { let shape: BatchShape; let training: Bool }
+    private struct Key: Hashable { let shape: BatchShape; let training: Bool; let inference: Bool }
     private final class Plan {
         let forward: Primitive
-        let output: Activation
+        let shape: BatchShape
         let mean: FloatBuffer
         let variance: FloatBuffer
         let workspace: FloatBuffer?
         let workspaceMD: dnnl_memory_desc_t
         var backward: Primitive?
-        var gradInput: Activation?
         let diffScale: FloatBuffer
         let diffShift: FloatBuffer
         init(forward: Primitive, shape: BatchShape, fused: Bool) {
             self.forward = forward
-            output = Activation(shape: shape, layout: .blocked)
+            self.shape = shape
             mean = FloatBuffer(count: shape.c)
             variance = FloatBuffer(count: shape.c)
             workspaceMD = fused ? forward.md(dnnl_query_workspace_md) : dnnl_memory_desc_t()
@@ -63,30 +62,35 @@ public final class BatchNorm: ParameterContainer {
     }
     private var statsMD: dnnl_memory_desc_t { memoryDesc([channels], dnnl_a) }
 
-    private func plan(_ x: Activation, training: Bool) -> Plan {
+    private func plan(_ x: Activation, training: Bool, inference: Bool = false) -> Plan {
         precondition(x.layout == .blocked && x.shape.c == channels, "BatchNorm(\(channels)) got \(x.shape)")
-        return plans.get(Key(shape: x.shape, training: training)) {
+        precondition(!(training && inference), "BatchNorm: batch statistics are a training pass")
+        return plans.get(Key(shape: x.shape, training: training, inference: inference)) {
             var md = x.md
             var desc = dnnl_batch_normalization_desc_t()
-            // forward_training in both modes: it also yields the ReLU workspace the backward
-            // pass needs; with use_global_stats it normalises with the given statistics.
+            // forward_training in both modes when a backward pass follows: it also yields the
+            // ReLU workspace the backward pass needs; with use_global_stats it normalises with
+            // the given statistics. forward_inference when nothing follows.
             let f = flags | (training ? 0 : dnnl_use_global_stats.rawValue)
-            dnnlCheck(dnnl_batch_normalization_forward_desc_init(&desc, dnnl_forward_training, &md, epsilon, f),
+            dnnlCheck(dnnl_batch_normalization_forward_desc_init(&desc, inference ? dnnl_forward_inference : dnnl_forward_training,
+                                                                 &md, epsilon, f),
                       "bnorm fwd desc")
             let prim = Primitive(&desc, what: "bnorm fwd \(x.shape) training=\(training)")
-            return Plan(forward: prim, shape: x.shape, fused: fusedReLU)
+            return Plan(forward: prim, shape: x.shape, fused: fusedReLU && !inference)
         }
     }
 
-    /// Forward pass. `training` selects batch statistics (and updates the running ones).
-    func forward(_ x: Activation, training: Bool) -> Activation {
-        let p = plan(x, training: training)
+    /// Forward pass into a new activation. `training` selects batch statistics (and updates the
+    /// running ones); `inference` (running statistics only): no backward pass will follow.
+    func forward(_ x: Activation, training: Bool, inference: Bool = false) -> Activation {
+        let p = plan(x, training: training, inference: inference)
+        let output = Activation(shape: p.shape, layout: .blocked)
         let smd = statsMD
         weight.value.data.withUnsafeMutableBytes { w in
         bias.value.data.withUnsafeMutableBytes { b in
             if training {
                 var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
-                    (DNNL_ARG_SRC, x.md, x.raw), (DNNL_ARG_DST, p.output.md, p.output.raw),
+                    (DNNL_ARG_SRC, x.md, x.raw), (DNNL_ARG_DST, output.md, output.raw),
                     (DNNL_ARG_SCALE, smd, w.baseAddress!), (DNNL_ARG_SHIFT, smd, b.baseAddress!),
                     (DNNL_ARG_MEAN, smd, p.mean.raw), (DNNL_ARG_VARIANCE, smd, p.variance.raw)]
                 if let ws = p.workspace { args.append((DNNL_ARG_WORKSPACE, p.workspaceMD, ws.raw)) }
@@ -95,7 +99,7 @@ public final class BatchNorm: ParameterContainer {
                 runningMean.value.data.withUnsafeMutableBytes { m in
                 runningVar.value.data.withUnsafeMutableBytes { v in
                     var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
-                        (DNNL_ARG_SRC, x.md, x.raw), (DNNL_ARG_DST, p.output.md, p.output.raw),
+                        (DNNL_ARG_SRC, x.md, x.raw), (DNNL_ARG_DST, output.md, output.raw),
                         (DNNL_ARG_SCALE, smd, w.baseAddress!), (DNNL_ARG_SHIFT, smd, b.baseAddress!),
                         (DNNL_ARG_MEAN, smd, m.baseAddress!), (DNNL_ARG_VARIANCE, smd, v.baseAddress!)]
                     if let ws = p.workspace { args.append((DNNL_ARG_WORKSPACE, p.workspaceMD, ws.raw)) }
@@ -112,7 +116,7 @@ public final class BatchNorm: ParameterContainer {
                     + momentum * p.variance.pointer[c] * unbias
             }
         }
-        return p.output
+        return output
     }
 
     /// Backward pass for the last forward call with the same input shape and mode. In training
@@ -128,9 +132,8 @@ public final class BatchNorm: ParameterContainer {
             dnnlCheck(dnnl_batch_normalization_backward_desc_init(&desc, dnnl_backward, &dmd, &md, epsilon, f),
                       "bnorm bwd desc")
             p.backward = Primitive(&desc, hint: p.forward, what: "bnorm bwd \(x.shape) training=\(training)")
-            p.gradInput = Activation(shape: x.shape, layout: .blocked)
         }
-        let dx = p.gradInput!
+        let dx = Activation(shape: x.shape, layout: .blocked)
         let smd = statsMD
         func run(_ mean: UnsafeMutableRawPointer, _ variance: UnsafeMutableRawPointer) {
             weight.value.data.withUnsafeMutableBytes { w in
@@ -156,6 +159,18 @@ public final class BatchNorm: ParameterContainer {
             bias.grad = Tensor(shape: [channels], data: Array(UnsafeBufferPointer(start: p.diffShift.pointer, count: channels)))
         }
         return dx
+    }
+
+    /// This layer in evaluation mode as a per-channel affine map y = x·scale + shift:
+    /// scale = γ / √(running var + ε), shift = β − running mean · scale (what a convolution
+    /// before it folds in).
+    func evaluationAffine() -> (scale: [Float], shift: [Float]) {
+        var scale = [Float](repeating: 0, count: channels), shift = scale
+        for c in 0..<channels {
+            scale[c] = weight.value.data[c] / (runningVar.value.data[c] + epsilon).squareRoot()
+            shift[c] = bias.value.data[c] - runningMean.value.data[c] * scale[c]
+        }
+        return (scale, shift)
     }
 
     func releaseCaches() { plans.removeAll() }

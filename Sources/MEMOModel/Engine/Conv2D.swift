@@ -31,11 +31,15 @@ public final class Conv2D: ParameterContainer {
     /// The per-output-channel bias, when the layer has one.
     public let bias: Parameter?
 
-    private struct Key: Hashable { let shape: BatchShape; let layout: Activation.Layout }
+    private struct Key: Hashable {
+        let shape: BatchShape; let layout: Activation.Layout; let inference: Bool
+        /// An evaluation-mode batch norm folded in (the kernel then has a bias) and post-ops.
+        var folded = false
+        var postOps: [PostOp] = []
+    }
     private final class Plan {
         let forward: Primitive
         let outShape: BatchShape
-        let output: Activation
         let plainWeightsMD: dnnl_memory_desc_t
         let fwdWeightsMD: dnnl_memory_desc_t
         let fwdWeights: FloatBuffer
@@ -44,7 +48,6 @@ public final class Conv2D: ParameterContainer {
         var bwdWeightsMD = dnnl_memory_desc_t()
         var bwdWeights: FloatBuffer?
         var bwdReorder: Primitive?
-        var gradInput: Activation?
         var backwardWeights: Primitive?
         var diffWeightsMD = dnnl_memory_desc_t()
         var diffWeights: FloatBuffer?
@@ -53,7 +56,6 @@ public final class Conv2D: ParameterContainer {
         init(forward: Primitive, outShape: BatchShape, plainWeightsMD: dnnl_memory_desc_t) {
             self.forward = forward
             self.outShape = outShape
-            self.output = Activation(shape: outShape, layout: .blocked)
             self.plainWeightsMD = plainWeightsMD
             self.fwdWeightsMD = forward.md(dnnl_query_weights_md)
             self.fwdWeights = FloatBuffer(count: memoryDescSize(fwdWeightsMD) / 4)
@@ -61,6 +63,11 @@ public final class Conv2D: ParameterContainer {
         }
     }
     private var plans = PlanCache<Key, Plan>()
+    /// Weights (OIHW) and bias with the batch norm folded in, from the last `forwardFolded`, and
+    /// that call's plan and input shape (what `backwardDataFolded` differentiates).
+    private var foldedWeights: FloatBuffer?
+    private var foldedBias: FloatBuffer?
+    private var lastFolded: (plan: Plan, input: BatchShape, layout: Activation.Layout)?
 
     /// A 3x3 convolution, padding 1, no bias, MEMO's ResNet initialisation (the CIFAR ResNets' layer).
     public convenience init(inChannels: Int, outChannels: Int, stride: Int, rng: inout MEMORandom) {
@@ -112,9 +119,17 @@ public final class Conv2D: ParameterContainer {
          Int64((outputExtent(s.w) - 1) * stride + kernel - s.w - padding)]
     }
 
-    private func plan(for x: Activation) -> Plan {
+    /// `inference`: a `forward_inference` primitive, for passes no backward pass follows.
+    private func plan(for x: Activation, inference: Bool = false) -> Plan {
+        plan(Key(shape: x.shape, layout: x.layout, inference: inference), md: x.md)
+    }
+
+    private func plan(_ key: Key, md: dnnl_memory_desc_t) -> Plan {
+        let x = (shape: key.shape, md: md)
+        let hasBias = bias != nil || key.folded
         precondition(x.shape.c == inChannels, "Conv2D expects \(inChannels) channels, got \(x.shape)")
-        return plans.get(Key(shape: x.shape, layout: x.layout)) {
+        return plans.get(key) {
+            let inference = key.inference
             let s = x.shape
             precondition(s.h + 2 * padding >= kernel && s.w + 2 * padding >= kernel, "Conv2D: input \(s) smaller than kernel \(kernel)")
             let out = BatchShape(n: s.n, c: outChannels, h: outputExtent(s.h), w: outputExtent(s.w))
@@ -123,28 +138,30 @@ public final class Conv2D: ParameterContainer {
             var bmd = biasMD
             var dst = memoryDesc([out.n, out.c, out.h, out.w], blockedTag)
             var desc = dnnl_convolution_desc_t()
-            let status = bias == nil
-                ? dnnl_convolution_forward_desc_init(&desc, dnnl_forward_training, dnnl_convolution_direct,
+            let kind = inference ? dnnl_forward_inference : dnnl_forward_training
+            let status = !hasBias
+                ? dnnl_convolution_forward_desc_init(&desc, kind, dnnl_convolution_direct,
                                                      &src, &wAny, nil, &dst, strides, paddings, rightPadding(s))
-                : dnnl_convolution_forward_desc_init(&desc, dnnl_forward_training, dnnl_convolution_direct,
+                : dnnl_convolution_forward_desc_init(&desc, kind, dnnl_convolution_direct,
                                                      &src, &wAny, &bmd, &dst, strides, paddings, rightPadding(s))
             dnnlCheck(status, "conv fwd desc \(s)")
-            let fwd = Primitive(&desc, what: "conv fwd \(s) -> \(out)")
+            let fwd = Primitive(&desc, postOps: key.postOps, what: "conv fwd \(s) -> \(out)")
             return Plan(forward: fwd, outShape: out, plainWeightsMD: memoryDesc(weightDims, dnnl_oihw))
         }
     }
 
-    /// Forward pass; the returned activation is owned by the layer and overwritten by the next
-    /// forward pass with the same input shape.
-    func forward(_ x: Activation) -> Activation {
-        let p = plan(for: x)
+    /// Forward pass into a new activation. `inference`: no backward pass will follow (oneDNN's
+    /// `forward_inference` kernels).
+    func forward(_ x: Activation, inference: Bool = false) -> Activation {
+        let p = plan(for: x, inference: inference)
+        let output = Activation(shape: p.outShape, layout: .blocked)
         weight.value.data.withUnsafeMutableBytes { w in
             p.fwdReorder.execute([(DNNL_ARG_FROM, p.plainWeightsMD, w.baseAddress!),
                                   (DNNL_ARG_TO, p.fwdWeightsMD, p.fwdWeights.raw)])
         }
         var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
             (DNNL_ARG_SRC, x.md, x.raw), (DNNL_ARG_WEIGHTS, p.fwdWeightsMD, p.fwdWeights.raw),
-            (DNNL_ARG_DST, p.output.md, p.output.raw)]
+            (DNNL_ARG_DST, output.md, output.raw)]
         if let bias {
             bias.value.data.withUnsafeMutableBytes { b in
                 args.append((DNNL_ARG_BIAS, biasMD, b.baseAddress!))
@@ -153,7 +170,7 @@ public final class Conv2D: ParameterContainer {
         } else {
             p.forward.execute(args)
         }
-        return p.output
+        return output
     }
 
     /// Backward pass for the forward call on `x`. Writes `weight.grad` (OIHW) and `bias.grad`
@@ -202,34 +219,83 @@ public final class Conv2D: ParameterContainer {
             weight.grad = g
         }
         guard inputGradient else { return nil }
+        return weight.value.data.withUnsafeMutableBytes { w in
+            backwardData(p, input: x.shape, layout: x.layout, gradOutput: dy, weights: w.baseAddress!)
+        }
+    }
+
+    /// The input gradient for `dy` through plan `p`'s convolution with plain (OIHW) `weights`.
+    private func backwardData(_ p: Plan, input: BatchShape, layout: Activation.Layout, gradOutput dy: Activation,
+                              weights: UnsafeMutableRawPointer) -> Activation {
+        let dx = Activation(shape: input, layout: layout)
         if p.backwardData == nil {
-            var dsrc = x.md
+            var dsrc = dx.md
             var wAny = memoryDesc(weightDims, dnnl_format_tag_any)
             var ddst = dy.md
             var desc = dnnl_convolution_desc_t()
             dnnlCheck(dnnl_convolution_backward_data_desc_init(&desc, dnnl_convolution_direct, &dsrc, &wAny, &ddst,
-                                                               strides, paddings, rightPadding(x.shape)),
+                                                               strides, paddings, rightPadding(input)),
                       "conv bwd data desc")
-            let prim = Primitive(&desc, hint: p.forward, what: "conv bwd data \(x.shape)")
+            let prim = Primitive(&desc, hint: p.forward, what: "conv bwd data \(input)")
             p.backwardData = prim
             p.bwdWeightsMD = prim.md(dnnl_query_weights_md)
             p.bwdWeights = FloatBuffer(count: memoryDescSize(p.bwdWeightsMD) / 4)
             p.bwdReorder = Primitive(reorderFrom: p.plainWeightsMD, to: p.bwdWeightsMD)
-            p.gradInput = Activation(shape: x.shape, layout: x.layout)
         }
-        weight.value.data.withUnsafeMutableBytes { w in
-            p.bwdReorder!.execute([(DNNL_ARG_FROM, p.plainWeightsMD, w.baseAddress!),
-                                   (DNNL_ARG_TO, p.bwdWeightsMD, p.bwdWeights!.raw)])
-        }
-        let dx = p.gradInput!
+        p.bwdReorder!.execute([(DNNL_ARG_FROM, p.plainWeightsMD, weights),
+                               (DNNL_ARG_TO, p.bwdWeightsMD, p.bwdWeights!.raw)])
         p.backwardData!.execute([(DNNL_ARG_DIFF_DST, dy.md, dy.raw),
                                  (DNNL_ARG_WEIGHTS, p.bwdWeightsMD, p.bwdWeights!.raw),
                                  (DNNL_ARG_DIFF_SRC, dx.md, dx.raw)])
         return dx
     }
 
+    /// Forward with an evaluation-mode batch norm `bn` folded into the weights and bias
+    /// (w·scale, b·scale + shift per output channel; see `BatchNorm.evaluationAffine`), then
+    /// `postOps` in oneDNN's kernel, into `output` if given (with `.sum` added to what it holds:
+    /// the residual join), else into a new activation. Used by frozen and
+    /// evaluation passes, where the batch norm is a fixed affine map: one pass over memory
+    /// instead of three. Differs from conv-then-BN by float rounding only.
+    func forwardFolded(_ x: Activation, bn: BatchNorm, postOps: [PostOp], into output: Activation? = nil,
+                       inference: Bool) -> Activation {
+        precondition(bn.channels == outChannels)
+        precondition(!postOps.contains(.sum) || output != nil, "Conv2D.forwardFolded: .sum needs the output to add to")
+        let key = Key(shape: x.shape, layout: x.layout, inference: inference, folded: true, postOps: postOps)
+        let p = plan(key, md: x.md)
+        let y = output ?? Activation(shape: p.outShape, layout: .blocked)
+        precondition(y.shape == p.outShape)
+        let count = weight.value.count
+        if foldedWeights == nil {
+            foldedWeights = FloatBuffer(count: count)
+            foldedBias = FloatBuffer(count: outChannels)
+        }
+        let (scale, shift) = bn.evaluationAffine()
+        let perOutput = count / outChannels
+        let fw = foldedWeights!.pointer, fb = foldedBias!.pointer
+        weight.value.data.withUnsafeBufferPointer { w in
+            for o in 0..<outChannels {
+                for i in 0..<perOutput { fw[o * perOutput + i] = w[o * perOutput + i] * scale[o] }
+                fb[o] = (bias?.value.data[o] ?? 0) * scale[o] + shift[o]
+            }
+        }
+        p.fwdReorder.execute([(DNNL_ARG_FROM, p.plainWeightsMD, foldedWeights!.raw),
+                              (DNNL_ARG_TO, p.fwdWeightsMD, p.fwdWeights.raw)])
+        p.forward.execute([(DNNL_ARG_SRC, x.md, x.raw), (DNNL_ARG_WEIGHTS, p.fwdWeightsMD, p.fwdWeights.raw),
+                           (DNNL_ARG_BIAS, biasMD, foldedBias!.raw), (DNNL_ARG_DST, y.md, y.raw)])
+        lastFolded = inference ? nil : (p, x.shape, x.layout)
+        return y
+    }
+
+    /// The input gradient of the last non-inference `forwardFolded`, before its post-ops (the
+    /// caller applies the ReLU's mask): dy through the folded weights.
+    func backwardDataFolded(gradOutput dy: Activation) -> Activation {
+        guard let (p, input, layout) = lastFolded else { preconditionFailure("Conv2D.backwardDataFolded without forwardFolded") }
+        precondition(dy.shape == p.outShape)
+        return backwardData(p, input: input, layout: layout, gradOutput: dy, weights: foldedWeights!.raw)
+    }
+
     /// Drops cached primitives and buffers (after training, to free memory).
-    func releaseCaches() { plans.removeAll() }
+    func releaseCaches() { plans.removeAll(); lastFolded = nil; foldedWeights = nil; foldedBias = nil }
 
     /// The thread count the forward primitive for `x` was created with (and runs with).
     func forwardPrimitiveThreads(for x: Activation) -> Int { plan(for: x).forward.threads }

@@ -78,10 +78,10 @@ public var engineDescription: String {
 }
 
 /// A memory descriptor built from dims and a format tag.
-func memoryDesc(_ dims: [Int], _ tag: dnnl_format_tag_t) -> dnnl_memory_desc_t {
+func memoryDesc(_ dims: [Int], _ tag: dnnl_format_tag_t, _ type: dnnl_data_type_t = dnnl_f32) -> dnnl_memory_desc_t {
     var md = dnnl_memory_desc_t()
     let d = dims.map { Int64($0) }
-    dnnlCheck(dnnl_memory_desc_init_by_tag(&md, Int32(d.count), d, dnnl_f32, tag), "memory_desc_init \(dims)")
+    dnnlCheck(dnnl_memory_desc_init_by_tag(&md, Int32(d.count), d, type, tag), "memory_desc_init \(dims)")
     return md
 }
 
@@ -97,6 +97,10 @@ func memoryDescEqual(_ a: dnnl_memory_desc_t, _ b: dnnl_memory_desc_t) -> Bool {
 
 /// A primitive descriptor and its primitive, destroyed together. Created, and always executed,
 /// with the `EngineThreads.current` count of its creation.
+/// Work a primitive does on its result before writing it: `sum` adds what the destination held
+/// (dst = op(...) + dst), `relu` clamps at zero; applied in order.
+enum PostOp: Hashable { case sum, relu }
+
 final class Primitive {
     let pd: dnnl_primitive_desc_t
     let primitive: dnnl_primitive_t
@@ -105,12 +109,27 @@ final class Primitive {
 
     /// Creates from an op descriptor (conv, batch norm, ...). `hint` is the forward primitive
     /// descriptor for backward primitives.
-    init<Desc>(_ desc: inout Desc, hint: Primitive? = nil, what: String) {
+    init<Desc>(_ desc: inout Desc, hint: Primitive? = nil, postOps: [PostOp] = [], what: String) {
         threads = EngineThreads.current
         EngineThreads.apply(threads)
+        var attr: dnnl_primitive_attr_t?
+        if !postOps.isEmpty {
+            dnnlCheck(dnnl_primitive_attr_create(&attr), "primitive_attr_create")
+            var ops: dnnl_post_ops_t?
+            dnnlCheck(dnnl_post_ops_create(&ops), "post_ops_create")
+            for op in postOps {
+                switch op {
+                case .sum: dnnlCheck(dnnl_post_ops_append_sum(ops, 1), "post_ops_append_sum")
+                case .relu: dnnlCheck(dnnl_post_ops_append_eltwise(ops, 1, dnnl_eltwise_relu, 0, 0), "post_ops_append_eltwise")
+                }
+            }
+            dnnlCheck(dnnl_primitive_attr_set_post_ops(attr, ops), "primitive_attr_set_post_ops")
+            dnnl_post_ops_destroy(ops)
+        }
+        defer { if let attr { dnnl_primitive_attr_destroy(attr) } }
         var pd: dnnl_primitive_desc_t?
         let status = withUnsafePointer(to: &desc) {
-            dnnl_primitive_desc_create(&pd, UnsafeRawPointer($0), nil, DNNLContext.shared.engine, hint?.pd)
+            dnnl_primitive_desc_create(&pd, UnsafeRawPointer($0), attr, DNNLContext.shared.engine, hint?.pd)
         }
         dnnlCheck(status, "primitive_desc_create(\(what))")
         self.pd = pd!

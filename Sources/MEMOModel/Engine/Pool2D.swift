@@ -15,17 +15,16 @@ final class Pool2D {
     let stride: Int
     let padding: Int
 
-    private struct Key: Hashable { let shape: BatchShape }
+    private struct Key: Hashable { let shape: BatchShape; let inference: Bool }
     private final class Plan {
         let forward: Primitive
-        let output: Activation
+        let outShape: BatchShape
         let workspaceMD: dnnl_memory_desc_t
         let workspace: FloatBuffer?
         var backward: Primitive?
-        var gradInput: Activation?
-        init(forward: Primitive, output: Activation, hasWorkspace: Bool) {
+        init(forward: Primitive, outShape: BatchShape, hasWorkspace: Bool) {
             self.forward = forward
-            self.output = output
+            self.outShape = outShape
             workspaceMD = forward.md(dnnl_query_workspace_md)
             workspace = hasWorkspace ? FloatBuffer(count: (memoryDescSize(workspaceMD) + 3) / 4) : nil
         }
@@ -54,40 +53,40 @@ final class Pool2D {
         return (out, right)
     }
 
-    private func plan(_ x: Activation) -> Plan {
+    private func plan(_ x: Activation, inference: Bool = false) -> Plan {
         precondition(x.layout == .blocked, "Pool2D needs a blocked activation")
         precondition(x.shape.h + 2 * padding >= window && x.shape.w + 2 * padding >= window,
                      "Pool2D: input \(x.shape) smaller than window \(window)")
-        return plans.get(Key(shape: x.shape)) {
+        return plans.get(Key(shape: x.shape, inference: inference)) {
             let (out, right) = geometry(x.shape)
             var src = x.md
-            let y = Activation(shape: out, layout: .blocked)
-            var dst = y.md
+            var dst = memoryDesc([out.n, out.c, out.h, out.w], blockedTag)
             var desc = dnnl_pooling_desc_t()
             let k = [Int64(window), Int64(window)], st = [Int64(stride), Int64(stride)]
             let left = [Int64(padding), Int64(padding)]
-            dnnlCheck(dnnl_pooling_forward_desc_init(&desc, dnnl_forward_training, algorithm, &src, &dst, st, k, left, right),
+            dnnlCheck(dnnl_pooling_forward_desc_init(&desc, inference ? dnnl_forward_inference : dnnl_forward_training, algorithm, &src, &dst, st, k, left, right),
                       "pool fwd desc \(x.shape)")
             let prim = Primitive(&desc, what: "pool fwd \(x.shape) -> \(out)")
-            return Plan(forward: prim, output: y, hasWorkspace: kind == .max)
+            return Plan(forward: prim, outShape: out, hasWorkspace: kind == .max && !inference)
         }
     }
 
     /// Forward pass; the returned activation is owned by the layer (overwritten by the next
     /// forward pass of the same input shape).
-    func forward(_ x: Activation) -> Activation {
-        let p = plan(x)
+    func forward(_ x: Activation, inference: Bool = false) -> Activation {
+        let p = plan(x, inference: inference)
+        let output = Activation(shape: p.outShape, layout: .blocked)
         var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
-            (DNNL_ARG_SRC, x.md, x.raw), (DNNL_ARG_DST, p.output.md, p.output.raw)]
+            (DNNL_ARG_SRC, x.md, x.raw), (DNNL_ARG_DST, output.md, output.raw)]
         if let ws = p.workspace { args.append((DNNL_ARG_WORKSPACE, p.workspaceMD, ws.raw)) }
         p.forward.execute(args)
-        return p.output
+        return output
     }
 
     /// Input gradient for the last forward pass on an input of `x`'s shape.
     func backward(input x: Activation, gradOutput dy: Activation) -> Activation {
         let p = plan(x)
-        precondition(dy.shape == p.output.shape, "Pool2D.backward: gradient \(dy.shape) vs output \(p.output.shape)")
+        precondition(dy.shape == p.outShape, "Pool2D.backward: gradient \(dy.shape) vs output \(p.outShape)")
         if p.backward == nil {
             let (_, right) = geometry(x.shape)
             var dsrc = x.md
@@ -98,9 +97,8 @@ final class Pool2D {
             dnnlCheck(dnnl_pooling_backward_desc_init(&desc, algorithm, &dsrc, &ddst, st, k, left, right),
                       "pool bwd desc \(x.shape)")
             p.backward = Primitive(&desc, hint: p.forward, what: "pool bwd \(x.shape)")
-            p.gradInput = Activation(shape: x.shape, layout: .blocked)
         }
-        let dx = p.gradInput!
+        let dx = Activation(shape: x.shape, layout: .blocked)
         var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
             (DNNL_ARG_DIFF_DST, dy.md, dy.raw), (DNNL_ARG_DIFF_SRC, dx.md, dx.raw)]
         if let ws = p.workspace { args.append((DNNL_ARG_WORKSPACE, p.workspaceMD, ws.raw)) }

@@ -1,23 +1,23 @@
+import CDNNL
+import Foundation
+
 /// The residual join of a BasicBlock, y = ReLU(main + shortcut(x)), and MEMO's parameter-free
 /// "DownsampleA" shortcut (every second pixel, then zero channels appended), forward and
-/// backward, on blocked (`nChw16c` / `nChw8c`) activations. Plain loops: these are memory-bound and cheap next to
-/// the convolutions.
+/// backward, on blocked (`nChw16c` / `nChw8c`) activations. The adds and ReLUs run as oneDNN
+/// primitives; DownsampleA is a plain loop (a strided copy of a quarter of the input).
 
-/// y = max(main + shortcut, 0). `shortcut` has the same shape as `main`.
+/// y = max(main + shortcut, 0). `shortcut` has the same shape as `main`; `y` may be `main`.
 func addReLU(_ main: Activation, _ shortcut: Activation, into y: Activation) {
-    precondition(main.shape == shortcut.shape && main.shape == y.shape)
-    let a = main.pointer, b = shortcut.pointer, o = y.pointer
-    for i in 0..<y.shape.count { o[i] = max(a[i] + b[i], 0) }
+    precondition(main.shape == shortcut.shape && main.shape == y.shape && main.layout == shortcut.layout && main.layout == y.layout)
+    ElementwisePrimitives.shared.primitive(.addReLU, for: y).execute(
+        [(DNNL_ARG_SRC_0, main.md, main.raw), (DNNL_ARG_SRC_1, shortcut.md, shortcut.raw), (DNNL_ARG_DST, y.md, y.raw)])
 }
 
 /// Gradient through the ReLU of the join: g = dy where y > 0, else 0.
 func reluBackward(output y: Activation, gradOutput dy: Activation, into g: Activation) {
-    precondition(y.shape == dy.shape && y.shape == g.shape)
-    let o = y.pointer, d = dy.pointer, r = g.pointer
-    for i in 0..<y.shape.count {
-        let v = o[i], gv = d[i]
-        r[i] = v > 0 ? gv : 0
-    }
+    precondition(y.shape == dy.shape && y.shape == g.shape && y.layout == dy.layout && y.layout == g.layout)
+    ElementwisePrimitives.shared.primitive(.reluBackward, for: y).execute(
+        [(DNNL_ARG_DST, y.md, y.raw), (DNNL_ARG_DIFF_DST, dy.md, dy.raw), (DNNL_ARG_DIFF_SRC, g.md, g.raw)])
 }
 
 /// DownsampleA forward: out[n, c, h, w] = x[n, c, 2h, 2w] for c < C_in, 0 for the appended
@@ -66,17 +66,14 @@ func downsampleABackwardAdd(_ g: Activation, into dx: Activation) {
 }
 
 /// a += b, elementwise (gradient accumulation where a tensor feeds two branches).
-func addInPlace(_ a: Activation, _ b: Activation) {
-    precondition(a.shape == b.shape && a.layout == b.layout)
-    let p = a.pointer, q = b.pointer
-    for i in 0..<a.shape.count { p[i] += q[i] }
-}
+func addInPlace(_ a: Activation, _ b: Activation) { addActivations(a, b, into: a) }
 
-/// c = a + b, elementwise, in one pass (the input gradient of an identity-shortcut block).
+/// c = a + b, elementwise, in one pass (the input gradient of an identity-shortcut block); `c`
+/// may be `a`.
 func addActivations(_ a: Activation, _ b: Activation, into c: Activation) {
     precondition(a.shape == b.shape && a.shape == c.shape && a.layout == b.layout && a.layout == c.layout)
-    let p = a.pointer, q = b.pointer, r = c.pointer
-    for i in 0..<c.shape.count { r[i] = p[i] + q[i] }
+    ElementwisePrimitives.shared.primitive(.add, for: c).execute(
+        [(DNNL_ARG_SRC_0, a.md, a.raw), (DNNL_ARG_SRC_1, b.md, b.raw), (DNNL_ARG_DST, c.md, c.raw)])
 }
 
 /// a = b (same shape and layout).

@@ -5,7 +5,8 @@ import Foundation
 //
 // Images go through the training pipeline exactly: each PNG or JPEG is decoded as 8-bit RGB
 // (`readImage`: `readPNG`, every colour type and bit depth, or `readJPEG`), converted to the format the checkpoint's dataset stores
-// (its exemplar images' shape: 32x32x3 for CIFAR and PNG folders, 28x28x1 for Fashion-MNIST),
+// (its exemplar images' shape: 32x32x3 for CIFAR and PNG folders, 28x28x1 for Fashion-MNIST;
+// for an ImageNet folder the test pipeline's `Resize(256)` + `CenterCrop(224)`, 224x224x3),
 // put into a one-image-per-entry `ImageSet`, and `MEMONetwork.infer` runs `makeBatch`
 // (padding to 32x32, channel repetition, the checkpoint's normalisation) and the network.
 
@@ -89,12 +90,17 @@ public final class Classifier {
     /// Classifies with `model` (`CheckpointModel.read` reads only what this needs); `path` names
     /// it in errors.
     /// - Throws: ``InferenceError/missing(path:what:)`` if the stored image shape is not one the
-    ///   input pipeline takes (at most 32x32, 1 or 3 channels) or the normalisation does not fit.
+    ///   input pipeline takes (at most 32x32, 1 or 3 channels; an ImageNet folder's crop size
+    ///   squared, 3 channels) or the normalisation does not fit.
     public init(model: CheckpointModel, path: String = "checkpoint") throws {
         let shape = model.imageShape
-        guard shape.count == 3, (1...NetworkInput.side).contains(shape[0]), (1...NetworkInput.side).contains(shape[1]),
-              shape[2] == 1 || shape[2] == 3 else {
-            throw InferenceError.missing(path: path, what: "stored image shape \(shape) is not HxWx1 or HxWx3 of at most 32x32")
+        let crop = ImageNetTransforms.reference.cropSize
+        let imageNet = model.config.dataset == .imagenet100
+        guard shape.count == 3,
+              imageNet ? shape == [crop, crop, 3]
+                       : (1...NetworkInput.side).contains(shape[0]) && (1...NetworkInput.side).contains(shape[1]) && (shape[2] == 1 || shape[2] == 3) else {
+            throw InferenceError.missing(path: path, what: "stored image shape \(shape) is not "
+                + (imageNet ? "\(crop)x\(crop)x3, the ImageNet pipeline's" : "HxWx1 or HxWx3 of at most 32x32"))
         }
         guard model.normalizationMean.count == model.normalizationStd.count,
               [1, NetworkInput.channels].contains(model.normalizationMean.count) else {
@@ -102,6 +108,27 @@ public final class Classifier {
         }
         self.model = model
         (height, width, channels) = (shape[0], shape[1], shape[2])
+        transforms = imageNet ? .reference : nil
+    }
+
+    /// The ImageNet test pipeline, for a checkpoint of an ImageNet folder; nil for the others.
+    public let transforms: ImageNetTransforms?
+
+    /// An image in the checkpoint's stored format: its dataset's test view (ImageNet:
+    /// `Resize(256)` + `CenterCrop(224)`), else resized to the stored size (`InputConversion`).
+    public func stored(_ image: RGBImage) -> [UInt8] {
+        if let transforms { return transforms.testView(image).pixels }
+        return InputConversion.storedPixels(image, height: height, width: width, channels: channels)
+    }
+
+    /// How `stored(_:)` changes an image of this size, for a note; nil if it does not.
+    public func conversionNote(width w: Int, height h: Int) -> String? {
+        if let transforms {
+            let (rw, rh) = ImageNetTransforms.shorterSideSize(width: w, height: h, to: transforms.resizeSize)
+            return "\(w)x\(h) resized to \(rw)x\(rh) (bilinear, shorter side \(transforms.resizeSize)) and center-cropped to "
+                + "\(transforms.cropSize)x\(transforms.cropSize)"
+        }
+        return w != width || h != height ? "\(w)x\(h) resized to \(width)x\(height) (bilinear)" : nil
     }
 
     /// Runs the network (evaluation mode) over images already in the stored format.
@@ -118,9 +145,7 @@ public final class Classifier {
         precondition(top > 0, "top must be positive")
         precondition(head == .cnn || model.classMeans.count == network.classCount, "the NME head needs the class means")
         guard !images.isEmpty else { return [] }
-        let out = infer(stored: images.map {
-            InputConversion.storedPixels($0, height: height, width: width, channels: channels)
-        })
+        let out = infer(stored: images.map(stored))
         let k = min(top, out.classCount)
         let distances = head == .nme ? out.nmeDistances(classMeans: model.classMeans) : []
         return (0..<out.count).map { r in
@@ -150,7 +175,7 @@ public struct ClassifyReport: Sendable {
         /// Size of the image as decoded.
         public var width: Int
         public var height: Int
-        /// Whether it was resized to the stored size.
+        /// Whether it was resized to the stored size (ImageNet: always, by `Resize(256)`).
         public var resized: Bool
         public var predictions: [ClassPrediction]
     }
@@ -208,8 +233,8 @@ public struct ClassifyReport: Sendable {
                 }
                 images.append(image)
                 names.append(file)
-                if image.width != classifier.width || image.height != classifier.height {
-                    notes.append("\(file): \(image.width)x\(image.height) resized to \(classifier.width)x\(classifier.height) (bilinear)")
+                if let note = classifier.conversionNote(width: image.width, height: image.height) {
+                    notes.append("\(file): " + note)
                 }
             } catch {
                 failures.append(Failure(file: file, message: "\(error)"))
@@ -226,7 +251,7 @@ public struct ClassifyReport: Sendable {
         let predictions = classifier.predict(images, head: head, top: top)
         let entries = zip(zip(names, images), predictions).map { pair, p in
             Entry(file: pair.0, width: pair.1.width, height: pair.1.height,
-                  resized: pair.1.width != classifier.width || pair.1.height != classifier.height, predictions: p)
+                  resized: classifier.conversionNote(width: pair.1.width, height: pair.1.height) != nil, predictions: p)
         }
         return ClassifyReport(head: head, entries: entries, failures: failures, notes: notes)
     }

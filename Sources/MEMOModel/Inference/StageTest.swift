@@ -14,13 +14,15 @@ public struct StageTest: Sendable {
     ///     run's class order); images of classes not yet seen are left out.
     ///   - taskSizes: classes introduced by each stage up to this one.
     ///   - classMeans: the NME class means of the classes seen.
-    /// - Throws: `AccuracyError` when no test image belongs to a class seen.
+    /// - Throws: `AccuracyError` when no test image belongs to a class seen, `DatasetError` when
+    ///   an image file of the test set does not decode.
     public init(network: MEMONetwork, testSet: ImageSet, labels: [Int], taskSizes: [Int], classMeans: [[Float]],
                 mean: [Float], std: [Float]) throws {
         let total = taskSizes.reduce(0, +), known = total - (taskSizes.last ?? 0)
         indices = labels.indices.filter { labels[$0] < total }
         self.labels = indices.map { labels[$0] }
         let out = network.infer(testSet, indices: indices, mean: mean, std: std)
+        try testSet.checkReadable()
         let k = min(5, total)
         cnnTopK = out.cnnTopK(k)
         nmeTopK = out.nmeTopK(k, classMeans: classMeans)

@@ -25,13 +25,20 @@ public enum CheckpointExport {
     /// The AdaptiveNet state_dict of a checkpoint's network: every tensor under its reference
     /// key (float32) and each BatchNorm's `num_batches_tracked` (int64 scalar 0).
     public static func adaptiveNetStateDict(_ c: Checkpoint) throws -> [String: StateDictTensor] {
+        try adaptiveNetStateDict(backbone: c.backbone, taskSizes: c.taskSizes, tensors: c.tensors)
+    }
+
+    /// The AdaptiveNet state_dict of the network of `backbone` and `taskSizes` whose tensors,
+    /// by memo-swift name, are `tensors` (each must be there with its shape).
+    public static func adaptiveNetStateDict(backbone: Backbone, taskSizes: [Int], tensors: [String: Tensor]) throws
+        -> [String: StateDictTensor] {
         var out: [String: StateDictTensor] = [:]
-        for e in try AdaptiveNetKeys.expectedEntries(backbone: c.backbone, taskSizes: c.taskSizes) {
+        for e in try AdaptiveNetKeys.expectedEntries(backbone: backbone, taskSizes: taskSizes) {
             guard let name = e.memoSwiftName else {
                 out[e.key] = StateDictTensor(int64Scalar: 0)
                 continue
             }
-            guard let t = c.tensors[name], t.shape == e.shape else {
+            guard let t = tensors[name], t.shape == e.shape else {
                 throw CheckpointError.inconsistent(path: "checkpoint", reason: "tensor \(name) missing or of wrong shape")
             }
             out[e.key] = StateDictTensor(float32: t.data, shape: e.shape)

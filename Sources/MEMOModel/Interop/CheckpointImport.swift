@@ -144,7 +144,7 @@ public enum CheckpointImport {
         }
         try config.validate()
         let data = try Dataset.load(kind: config.dataset, dataDir: config.dataDir, trainPerClass: config.trainPerClass,
-                                    testPerClass: config.testPerClass)
+                                    testPerClass: config.testPerClass, imageCacheBytes: config.imageCacheBytes)
         let classCount = data.classNames.count
         try config.validate(classCount: classCount)
         let order = try config.classOrder.resolve(classCount: classCount)

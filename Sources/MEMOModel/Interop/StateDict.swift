@@ -50,11 +50,15 @@ public struct StateDictTensor: Sendable, Equatable {
 
     /// A float32 tensor from values.
     public init(float32 values: [Float], shape: [Int]) {
+        #if _endian(little)
+        let bytes = values.withUnsafeBytes { Array($0) }  // the memory is the format: one copy
+        #else
         var bytes = [UInt8](repeating: 0, count: values.count * 4)
         for (i, v) in values.enumerated() {
             let b = v.bitPattern.littleEndian
             withUnsafeBytes(of: b) { raw in for j in 0..<4 { bytes[4 * i + j] = raw[j] } }
         }
+        #endif
         self.init(dtype: .float32, shape: shape, bytes: bytes)
     }
 
@@ -69,7 +73,11 @@ public struct StateDictTensor: Sendable, Equatable {
         var out = [Float](repeating: 0, count: count)
         switch dtype {
         case .float32:
+            #if _endian(little)
+            bytes.withUnsafeBytes { src in out.withUnsafeMutableBytes { $0.copyMemory(from: src) } }
+            #else
             for i in 0..<count { out[i] = Float(bitPattern: littleEndianUInt32(at: 4 * i)) }
+            #endif
         case .float64:
             for i in 0..<count { out[i] = Float(Double(bitPattern: littleEndianUInt64(at: 8 * i))) }
         case .float16:

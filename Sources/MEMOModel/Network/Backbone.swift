@@ -51,9 +51,10 @@ public enum Backbone: String, CaseIterable, Codable, Sendable {
     public var featureWidth: Int { family == .imageNetResNet ? 512 : 64 }
 
     /// The input side the reference trains the network at: 32 (CIFAR) or 224 (ImageNet).
-    /// memo-swift's data pipeline makes 32x32 batches (`NetworkInput.side`), so every network
-    /// runs at 32x32 there; ResNet-18 accepts any side of at least 32 (its feature is globally
-    /// pooled; at 32 its layer4 map is 1x1).
+    /// memo-swift feeds each network at its dataset's side (`ImageSet.inputSide`): 32x32 for the
+    /// in-memory datasets, 224x224 for an ImageNet folder (`--dataset imagenet100`); ResNet-18
+    /// accepts any side of at least 32 (its feature is globally pooled; at 32 its layer4 map is
+    /// 1x1, at 224 7x7).
     public var referenceInputSize: Int { family == .imageNetResNet ? 224 : 32 }
 
     /// The budget arithmetic's view of this backbone.

@@ -2,8 +2,7 @@
 /// ReLU. The shortcut is the identity, or where the shape changes either MEMO's CIFAR
 /// "DownsampleA" (no parameters) or, in the ImageNet ResNets, a projection: conv1x1(stride s) - BN
 /// (`shortcutConv`, `shortcutBN`; the reference's `downsample.0`, `downsample.1`). Forward keeps
-/// what backward needs (the sub-layers own their outputs); backward must follow the forward of
-/// the same shape.
+/// what backward needs; backward must follow the forward pass it differentiates.
 public final class BasicBlock: ParameterContainer {
     /// How a block whose shape changes joins its input to its output.
     public enum ShortcutKind: Sendable { case downsampleA, projection }
@@ -17,22 +16,14 @@ public final class BasicBlock: ParameterContainer {
     public let shortcutConv: Conv2D?
     public let shortcutBN: BatchNorm?
 
-    private final class Plan {
-        let shortcut: Activation?
-        let output: Activation
-        let gradJoin: Activation
-        let gradInput: Activation
-        init(input: BatchShape, output: BatchShape, downsamples: Bool) {
-            shortcut = downsamples ? Activation(shape: output, layout: .blocked) : nil
-            self.output = Activation(shape: output, layout: .blocked)
-            gradJoin = Activation(shape: output, layout: .blocked)
-            gradInput = Activation(shape: input, layout: .blocked)
-        }
+    /// What the backward pass needs from the last forward pass (nil after an inference pass or
+    /// once the backward pass ran): a trained block's activations, or a frozen block's ReLU masks.
+    private enum Saved {
+        case trained(x: Activation, a1: Activation, h1: Activation, a2: Activation, s1: Activation?, output: Activation,
+                     batchStatistics: Bool)
+        case frozen(h1: ReLUMask, output: ReLUMask)
     }
-    private struct Key: Hashable { let shape: BatchShape; let training: Bool }
-    private var plans = PlanCache<Key, Plan>()
-    private var last: (x: Activation, a1: Activation, h1: Activation, a2: Activation, h2: Activation,
-                       s1: Activation?, plan: Plan, training: Bool)?
+    private var last: Saved?
 
     public init(inChannels: Int, outChannels: Int, stride: Int, shortcut: ShortcutKind = .downsampleA,
                 rng: inout MEMORandom) {
@@ -57,60 +48,99 @@ public final class BasicBlock: ParameterContainer {
         return all
     }
 
-    /// - Parameter training: batch statistics in BN (train mode) or running statistics (eval mode).
-    func forward(_ x: Activation, training: Bool) -> Activation {
+    /// Forward into a new activation; keeps what `backward` needs unless `mode` is `.inference`.
+    /// Frozen and inference passes fold each evaluation-mode batch norm into the convolution
+    /// before it, with the ReLU and the residual join as post-ops of oneDNN's kernels.
+    func forward(_ x: Activation, mode: ForwardMode) -> Activation {
+        last = nil
+        if mode == .frozen || mode == .inference { return forwardFolded(x, inference: mode.inference) }
+        let stats = mode.batchStatistics
         let a1 = convA.forward(x)
-        let h1 = bnA.forward(a1, training: training)
+        let h1 = bnA.forward(a1, training: stats)
         let a2 = convB.forward(h1)
-        let h2 = bnB.forward(a2, training: training)
-        let p = plans.get(Key(shape: x.shape, training: training)) {
-            Plan(input: x.shape, output: h2.shape, downsamples: downsamples && shortcutConv == nil)
-        }
+        // The join is written over bnB's output, which backward does not need.
+        let output = bnB.forward(a2, training: stats)
         var s1: Activation?
         if let shortcutConv, let shortcutBN {
             let s = shortcutConv.forward(x)
             s1 = s
-            addReLU(h2, shortcutBN.forward(s, training: training), into: p.output)
-        } else if let s = p.shortcut {
+            addReLU(output, shortcutBN.forward(s, training: stats), into: output)
+        } else if downsamples {
+            let s = Activation(shape: output.shape, layout: .blocked)
             downsampleA(x, into: s)
-            addReLU(h2, s, into: p.output)
+            addReLU(output, s, into: output)
         } else {
-            addReLU(h2, x, into: p.output)
+            addReLU(output, x, into: output)
         }
-        last = (x, a1, h1, a2, h2, s1, p, training)
-        return p.output
+        last = .trained(x: x, a1: a1, h1: h1, a2: a2, s1: s1, output: output, batchStatistics: stats)
+        return output
     }
 
-    /// Backward through the block. Writes parameter gradients when `parameterGradient`; returns
+    /// relu(bnB(convB(h1)) + shortcut(x)) with h1 = relu(bnA(convA(x))), the batch norms in
+    /// evaluation mode and folded: the shortcut is written to the output first, convB adds to it.
+    private func forwardFolded(_ x: Activation, inference: Bool) -> Activation {
+        let h1 = convA.forwardFolded(x, bn: bnA, postOps: [.relu], inference: inference)
+        let output = Activation(shape: h1.shape, layout: .blocked)
+        if let shortcutConv, let shortcutBN {
+            _ = shortcutConv.forwardFolded(x, bn: shortcutBN, postOps: [], into: output, inference: inference)
+        } else if downsamples {
+            downsampleA(x, into: output)
+        } else {
+            copyActivation(x, into: output)
+        }
+        _ = convB.forwardFolded(h1, bn: bnB, postOps: [.sum, .relu], into: output, inference: inference)
+        if !inference { last = .frozen(h1: ReLUMask(h1), output: ReLUMask(output)) }
+        return output
+    }
+
+    /// Forward for training with batch statistics or with running ones; what the tests call.
+    func forward(_ x: Activation, training: Bool) -> Activation {
+        forward(x, mode: training ? .train : .trainRunningStatistics)
+    }
+
+    /// Backward through the block after a forward pass that kept what it needs (and releases
+    /// it). Writes parameter gradients when `parameterGradient` (a trained block only); returns
     /// the input gradient when `inputGradient` (nil otherwise).
     func backward(_ dy: Activation, parameterGradient: Bool, inputGradient: Bool) -> Activation? {
-        guard let l = last else { preconditionFailure("BasicBlock.backward before forward") }
-        let p = l.plan
-        reluBackward(output: p.output, gradOutput: dy, into: p.gradJoin)
-        let da2 = bnB.backward(input: l.a2, gradOutput: p.gradJoin, training: l.training, parameterGradient: parameterGradient)
-        let dh1 = convB.backward(input: l.h1, gradOutput: da2, inputGradient: true, weightGradient: parameterGradient)!
-        let da1 = bnA.backward(input: l.a1, gradOutput: dh1, training: l.training, parameterGradient: parameterGradient)
-        let dxMain = convA.backward(input: l.x, gradOutput: da1, inputGradient: inputGradient, weightGradient: parameterGradient)
+        guard let saved = last else { preconditionFailure("BasicBlock.backward without a recording forward pass") }
+        last = nil
+        let gradJoin = Activation(shape: dy.shape, layout: .blocked)
+        let dxMain: Activation?
         var dxShortcut: Activation?
-        if let shortcutConv, let shortcutBN, let s1 = l.s1 {
-            let ds = shortcutBN.backward(input: s1, gradOutput: p.gradJoin, training: l.training, parameterGradient: parameterGradient)
-            dxShortcut = shortcutConv.backward(input: l.x, gradOutput: ds, inputGradient: inputGradient,
-                                               weightGradient: parameterGradient)
+        switch saved {
+        case let .trained(x, a1, h1, a2, s1, output, stats):
+            reluBackward(output: output, gradOutput: dy, into: gradJoin)
+            let da2 = bnB.backward(input: a2, gradOutput: gradJoin, training: stats, parameterGradient: parameterGradient)
+            let dh1 = convB.backward(input: h1, gradOutput: da2, inputGradient: true, weightGradient: parameterGradient)!
+            let da1 = bnA.backward(input: a1, gradOutput: dh1, training: stats, parameterGradient: parameterGradient)
+            dxMain = convA.backward(input: x, gradOutput: da1, inputGradient: inputGradient, weightGradient: parameterGradient)
+            if let shortcutConv, let shortcutBN, let s1 {
+                let ds = shortcutBN.backward(input: s1, gradOutput: gradJoin, training: stats, parameterGradient: parameterGradient)
+                dxShortcut = shortcutConv.backward(input: x, gradOutput: ds, inputGradient: inputGradient,
+                                                   weightGradient: parameterGradient)
+            }
+        case let .frozen(h1, output):
+            precondition(!parameterGradient, "BasicBlock: a frozen block has no parameter gradients")
+            guard inputGradient else { return nil }
+            output.apply(dy, into: gradJoin)
+            let dh1 = convB.backwardDataFolded(gradOutput: gradJoin)
+            h1.apply(dh1, into: dh1)
+            dxMain = convA.backwardDataFolded(gradOutput: dh1)
+            if shortcutConv != nil { dxShortcut = shortcutConv!.backwardDataFolded(gradOutput: gradJoin) }
         }
         guard inputGradient, let dxMain else { return nil }
         if let dxShortcut {
-            addActivations(dxMain, dxShortcut, into: p.gradInput)
+            addActivations(dxMain, dxShortcut, into: dxMain)
         } else if downsamples {
-            copyActivation(dxMain, into: p.gradInput)
-            downsampleABackwardAdd(p.gradJoin, into: p.gradInput)
+            downsampleABackwardAdd(gradJoin, into: dxMain)
         } else {
-            addActivations(dxMain, p.gradJoin, into: p.gradInput)
+            addActivations(dxMain, gradJoin, into: dxMain)
         }
-        return p.gradInput
+        return dxMain
     }
 
     func releaseCaches() {
-        plans.removeAll(); last = nil
+        last = nil
         convA.releaseCaches(); bnA.releaseCaches(); convB.releaseCaches(); bnB.releaseCaches()
         shortcutConv?.releaseCaches(); shortcutBN?.releaseCaches()
     }
@@ -134,9 +164,9 @@ public final class ResidualStage: ParameterContainer {
         blocks.enumerated().flatMap { $0.element.prefixed("\($0.offset)") }
     }
 
-    func forward(_ x: Activation, training: Bool) -> Activation {
+    func forward(_ x: Activation, mode: ForwardMode) -> Activation {
         var h = x
-        for b in blocks { h = b.forward(h, training: training) }
+        for b in blocks { h = b.forward(h, mode: mode) }
         return h
     }
 

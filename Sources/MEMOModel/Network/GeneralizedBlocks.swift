@@ -43,9 +43,9 @@ public final class GeneralizedBlocks: ParameterContainer {
         stem.namedParameters() + stages.enumerated().flatMap { $0.element.prefixed("stage\($0.offset + 1)") }
     }
 
-    func forward(_ x: Activation, training: Bool) -> Activation {
-        var h = stem.forward(x, training: training)
-        for s in stages { h = s.forward(h, training: training) }
+    func forward(_ x: Activation, mode: ForwardMode) -> Activation {
+        var h = stem.forward(x, mode: mode)
+        for s in stages { h = s.forward(h, mode: mode) }
         return h
     }
 
@@ -84,7 +84,7 @@ public final class SpecializedBlock: ParameterContainer {
     let stageName: String
     /// ConvNet2's fixed-window average pool; nil means global average pooling.
     let averagePool: Pool2D?
-    private var gradOutput: [BatchShape: Activation] = [:]
+    /// The pooled map and the map before ConvNet2's average pool, kept by a recording forward pass.
     private var lastOutput: Activation?
     private var lastPoolInput: Activation?
 
@@ -118,31 +118,29 @@ public final class SpecializedBlock: ParameterContainer {
         (stem?.namedParameters() ?? []) + (stage.map { $0.prefixed(stageName) } ?? [])
     }
 
-    func forward(_ x: Activation, training: Bool, features: UnsafeMutablePointer<Float>, width: Int, offset: Int) {
+    func forward(_ x: Activation, mode: ForwardMode, features: UnsafeMutablePointer<Float>, width: Int, offset: Int) {
+        lastOutput = nil; lastPoolInput = nil
         var y = x
-        if let stem { y = stem.forward(y, training: training) }
-        if let stage { y = stage.forward(y, training: training) }
-        lastPoolInput = y
+        if let stem { y = stem.forward(y, mode: mode) }
+        if let stage { y = stage.forward(y, mode: mode) }
+        let poolInput = y
         if let averagePool {
-            y = averagePool.forward(y)
+            y = averagePool.forward(y, inference: mode.inference)
             // The reference flattens the pooled map into the feature; it is 1x1 at the input size
             // ConvNet2 is built for (32x32), anything else would not fit `fc`.
             precondition(y.shape.h == 1 && y.shape.w == 1, "ConvNet2 needs 32x32 inputs (pooled map \(y.shape))")
         }
-        lastOutput = y
+        if !mode.inference { lastOutput = y; lastPoolInput = poolInput }
         globalAveragePool(y, into: features, width: width, offset: offset)
     }
 
     func backward(dFeatures: UnsafePointer<Float>, width: Int, offset: Int, parameterGradient: Bool,
                   inputGradient: Bool) -> Activation? {
         guard let y = lastOutput, let poolInput = lastPoolInput else {
-            preconditionFailure("SpecializedBlock.backward before forward")
+            preconditionFailure("SpecializedBlock.backward without a recording forward pass")
         }
-        let dy: Activation
-        if let g = gradOutput[y.shape] { dy = g } else {
-            dy = Activation(shape: y.shape, layout: .blocked)
-            gradOutput[y.shape] = dy
-        }
+        lastOutput = nil; lastPoolInput = nil
+        let dy = Activation(shape: y.shape, layout: .blocked)
         globalAveragePoolBackward(dFeatures, width: width, offset: offset, into: dy)
         var g: Activation? = averagePool?.backward(input: poolInput, gradOutput: dy) ?? dy
         if let stage, let gs = g {
@@ -164,7 +162,7 @@ public final class SpecializedBlock: ParameterContainer {
     }
 
     func releaseCaches() {
-        gradOutput.removeAll(); lastOutput = nil; lastPoolInput = nil
+        lastOutput = nil; lastPoolInput = nil
         stem?.releaseCaches(); stage?.releaseCaches(); averagePool?.releaseCaches()
     }
 }

@@ -35,7 +35,6 @@ public final class MEMONetwork: ParameterContainer {
     public private(set) var features: [Float] = []
     public private(set) var batchSize = 0
     private var input: [Int: Activation] = [:]
-    private var baseGrad: [BatchShape: Activation] = [:]
     private var lastTraining = false
 
     /// Side of the square input images the pointer `forward` reads: the data pipeline's
@@ -144,12 +143,20 @@ public final class MEMONetwork: ParameterContainer {
             input[n] = x
         }
         x.pointer.update(from: batch, count: x.shape.count)
-        let base = generalized.forward(x, training: training && generalizedState.batchStatistics)
+        // A part keeps activations for backward only when it trains or a gradient passes
+        // through it to the generalized blocks.
+        func mode(_ state: PartState, gradientPasses: Bool) -> ForwardMode {
+            guard training else { return .inference }
+            if state.batchStatistics { return .train }
+            if state.trainable { return .trainRunningStatistics }
+            return gradientPasses ? .frozen : .inference
+        }
+        let base = generalized.forward(x, mode: mode(generalizedState, gradientPasses: false))
         let width = featureWidth
         if features.count != n * width { features = [Float](repeating: 0, count: n * width) }
         features.withUnsafeMutableBufferPointer { f in
             for (k, b) in specialized.enumerated() {
-                b.forward(base, training: training && specializedStates[k].batchStatistics,
+                b.forward(base, mode: mode(specializedStates[k], gradientPasses: generalizedState.trainable),
                           features: f.baseAddress!, width: width, offset: k * backbone.featureWidth)
             }
         }
@@ -208,15 +215,8 @@ public final class MEMONetwork: ParameterContainer {
                 let g = b.backward(dFeatures: df.baseAddress!, width: width, offset: k * backbone.featureWidth,
                                    parameterGradient: trainable, inputGradient: needBase)
                 if let g {
-                    if let acc = dBase { addInPlace(acc, g) } else {
-                        let acc: Activation
-                        if let a = baseGrad[g.shape] { acc = a } else {
-                            acc = Activation(shape: g.shape, layout: .blocked)
-                            baseGrad[g.shape] = acc
-                        }
-                        copyActivation(g, into: acc)
-                        dBase = acc
-                    }
+                    // g is a new activation: the first one becomes the sum.
+                    if let acc = dBase { addInPlace(acc, g) } else { dBase = g }
                 }
             }
         }
@@ -249,6 +249,7 @@ public final class MEMONetwork: ParameterContainer {
     public func releaseCaches() {
         generalized.releaseCaches()
         specialized.forEach { $0.releaseCaches() }
-        input.removeAll(); baseGrad.removeAll()
+        input.removeAll()
+        ActivationPool.shared.trim()
     }
 }

@@ -45,8 +45,20 @@ func topK(_ v: [Float], k: Int, largest: Bool) -> [Int] {
 }
 
 extension MEMONetwork {
-    /// Runs the network in evaluation mode over `indices` of `set`, in batches.
-    public func infer(_ set: ImageSet, indices: [Int], mean: [Float], std: [Float], batchSize: Int = 256) -> InferenceOutput {
+    /// Images per inference batch: 256 at 32x32; at a larger side as many as hold about the same
+    /// activation memory, but at least 32 (32 at 224x224, where 256 images would take ~10 GB of
+    /// ResNet-18 activations).
+    public static func defaultInferenceBatch(side: Int) -> Int {
+        side <= NetworkInput.side ? 256 : max(32, 256 * NetworkInput.side * NetworkInput.side / (side * side))
+    }
+
+    /// Runs the network in evaluation mode over `indices` of `set`, in batches, at the set's input
+    /// side (`ImageSet.inputSide`, which becomes `inputSize`). Images of a file set that do not
+    /// decode are run as black images and recorded (`ImageSet.checkReadable()`).
+    /// - Parameter batchSize: images per forward pass; nil: `defaultInferenceBatch(side:)`.
+    public func infer(_ set: ImageSet, indices: [Int], mean: [Float], std: [Float], batchSize: Int? = nil) -> InferenceOutput {
+        inputSize = set.inputSide
+        let batchSize = batchSize ?? Self.defaultInferenceBatch(side: inputSize)
         var logitsOut = [Float](), featuresOut = [Float]()
         logitsOut.reserveCapacity(indices.count * classCount)
         featuresOut.reserveCapacity(indices.count * featureWidth)

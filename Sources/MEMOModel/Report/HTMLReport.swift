@@ -363,7 +363,8 @@ public enum HTMLReport {
                 + "<figcaption><span class=\"truth\">\(h(truth))</span> taken for <b>\(h(taken))</b></figcaption></figure>\n"
         }
         return s + "</div>\n<p class=\"muted\">Up to \(Misclassified.limit) of the stage's CNN mistakes, spread over the true "
-            + "classes (each class's first in test order), as stored in the checkpoint, enlarged \(String(format: "%.0f", 84 / Double(width)))×.</p>\n"
+            + "classes (each class's first in test order), as stored in the checkpoint, "
+            + (width < 84 ? "enlarged \(String(format: "%.0f", 84 / Double(width)))×" : "shown at 84 pixels (stored \(width)×\(height))") + ".</p>\n"
     }
 
     // MARK: several runs

@@ -13,6 +13,11 @@ public struct BenchmarkResult: Sendable {
     /// statistics) and the median seconds of that allreduce alone.
     public var allreduceFloats = 0
     public var allreduceSeconds: Double?
+    /// Peak resident bytes of the process while training steps ran, and while inference ran
+    /// (the peak is reset before each phase, after freeing the activations of the one before),
+    /// 0 where /proc is unavailable.
+    public var trainPeakBytes = 0
+    public var inferencePeakBytes = 0
 
     public var trainMedian: Double { median(trainImagesPerSecond) }
     public var inferenceMedian: Double { median(inferenceImagesPerSecond) }
@@ -34,28 +39,43 @@ public func peakResidentBytes() -> Int {
     return 0
 }
 
+/// Starts a new peak for `peakResidentBytes`: on Linux, writing 5 to /proc/self/clear_refs
+/// resets VmHWM to the current resident size. Returns false where that is not possible.
+@discardableResult
+public func resetPeakResident() -> Bool {
+    guard let handle = FileHandle(forWritingAtPath: "/proc/self/clear_refs") else { return false }
+    defer { try? handle.close() }
+    return (try? handle.write(contentsOf: Data("5".utf8))) != nil
+}
+
+/// Returns the activation buffers no network holds to the system (between benchmark runs,
+/// after training).
+public func releaseFreeActivationMemory() { ActivationPool.shared.trim() }
+
 /// Runs the benchmark for one K. Each repeat times `steps` training steps and `steps`
 /// inference batches after one warm-up step (which builds the primitives). Under an MPI job
 /// (`parallel` from `DataParallel.mpi`) every rank takes its shard of each training and inference
 /// batch, the figures are global images/s, and the allreduce of one step is timed on its own.
 public func runBenchmark(backbone: Backbone, blocks: Int, trainBatch: Int = 128, inferenceBatch: Int = 256,
-                         steps: Int = 5, repeats: Int = 3, classesPerStage: Int = 10,
+                         inputSide: Int = NetworkInput.side, steps: Int = 5, repeats: Int = 3, classesPerStage: Int = 10,
                          parallel: DataParallel = .single) -> BenchmarkResult {
     precondition(blocks >= 1 && steps >= 1 && repeats >= 1 && trainBatch >= 1 && inferenceBatch >= 1,
                  "the benchmark needs at least one block, step, repeat and image")
     var rng = MEMORandom(seed: 1)
     let net = MEMONetwork(backbone: backbone, rng: &rng)
+    net.inputSize = inputSide
+    let image = 3 * inputSide * inputSide
     for _ in 0..<blocks { net.addStage(newClasses: classesPerStage, rng: &rng) }
     net.configureTraining(trainBase: true, trainAdaptive: false)
     let sgd = SGD(learningRate: 0.01, weightDecay: 2e-4)
     let params = net.trainableParameters().map { $0.1 }
-    var input = [Float](repeating: 0, count: max(trainBatch, inferenceBatch) * 3 * 32 * 32)
+    var input = [Float](repeating: 0, count: max(trainBatch, inferenceBatch) * image)
     for i in 0..<input.count { input[i] = Float(rng.normal()) }
     let labels = (0..<trainBatch).map { $0 % net.classCount }
     let known = net.classCount - classesPerStage
     let auxLabels = blocks > 1 ? MEMOLoss.auxiliaryLabels(labels, knownClasses: known) : nil
 
-    let trainInput = Array(input[0..<(trainBatch * 3 * 32 * 32)])
+    let trainInput = Array(input[0..<(trainBatch * image)])
     func trainStep() {
         if parallel.isPlain {
             input.withUnsafeBufferPointer { net.forward($0.baseAddress!, count: trainBatch, training: true) }
@@ -70,13 +90,14 @@ public func runBenchmark(backbone: Backbone, blocks: Int, trainBatch: Int = 128,
         for r in parallel.localShards {
             let rows = parallel.shard(r, of: inferenceBatch)
             guard !rows.isEmpty else { continue }
-            input.withUnsafeBufferPointer { net.forward($0.baseAddress! + rows.lowerBound * 3 * 32 * 32, count: rows.count, training: false) }
+            input.withUnsafeBufferPointer { net.forward($0.baseAddress! + rows.lowerBound * image, count: rows.count, training: false) }
         }
         parallel.barrier()
     }
     var train: [Double] = [], infer: [Double] = []
+    releaseFreeActivationMemory()
+    resetPeakResident()
     trainStep()
-    inferStep()
     var result = BenchmarkResult(backbone: backbone, blocks: blocks, trainImagesPerSecond: [], inferenceImagesPerSecond: [])
     if !parallel.isPlain {
         result.allreduceFloats = params.reduce(0) { $0 + $1.value.count } + net.batchStatisticParameters().reduce(0) { $0 + $1.value.count }
@@ -91,15 +112,22 @@ public func runBenchmark(backbone: Backbone, blocks: Int, trainBatch: Int = 128,
         result.allreduceSeconds = median(times)
     }
     for _ in 0..<repeats {
-        var t0 = DispatchTime.now().uptimeNanoseconds
+        let t0 = DispatchTime.now().uptimeNanoseconds
         for _ in 0..<steps { trainStep() }
-        var dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
         train.append(Double(steps * trainBatch) / dt)
-        t0 = DispatchTime.now().uptimeNanoseconds
+    }
+    result.trainPeakBytes = peakResidentBytes()
+    releaseFreeActivationMemory()
+    resetPeakResident()
+    inferStep()
+    for _ in 0..<repeats {
+        let t0 = DispatchTime.now().uptimeNanoseconds
         for _ in 0..<steps { inferStep() }
-        dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
         infer.append(Double(steps * inferenceBatch) / dt)
     }
+    result.inferencePeakBytes = peakResidentBytes()
     result.trainImagesPerSecond = train
     result.inferenceImagesPerSecond = infer
     return result

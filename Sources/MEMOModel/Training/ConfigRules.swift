@@ -60,6 +60,7 @@ extension MEMOConfig {
         if let n = trainPerClass { try require(n >= 1, "--train-per-class", n, "must be 1 or more") }
         if let n = testPerClass { try require(n >= 1, "--test-per-class", n, "must be 1 or more") }
         if let n = threads { try require(n >= 1, "--threads", n, "must be 1 or more") }
+        if let n = imageCacheBytes { try require(n >= 0, "--image-cache", n, "must be 0 bytes (no cache) or more") }
         if case .file(let path) = classOrder { try require(!path.isEmpty, "--class-order", "''", "must name a file") }
     }
 
@@ -80,7 +81,7 @@ extension MEMOConfig {
     /// memo-train's flag for each configuration field (by its JSON name), for messages.
     public static let flagNames: [String: String] = [
         "dataset": "--dataset", "data_dir": "--data-dir", "train_per_class": "--train-per-class",
-        "test_per_class": "--test-per-class", "class_order": "--class-order/--no-shuffle", "prefix": "-p",
+        "test_per_class": "--test-per-class", "image_cache_bytes": "--image-cache", "class_order": "--class-order/--no-shuffle", "prefix": "-p",
         "model_name": "-model", "convnet_type": "-net", "init_cls": "-init", "increment": "-incre",
         "memory_size": "-ms", "memory_per_class": "--memory_per_class", "fixed_memory": "--fixed_memory",
         "memory_budget_bytes": "--memory-budget", "seed": "--seed", "init_epoch": "--init_epoch",

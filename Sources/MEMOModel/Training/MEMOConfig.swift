@@ -19,6 +19,9 @@ public struct MEMOConfig: Codable, Equatable, Sendable {
     public var trainPerClass: Int? = nil
     public var testPerClass: Int? = nil
     public var classOrder: ClassOrderChoice = .pycil
+    /// Bound in bytes of the decoded-image cache of an ImageNet folder (nil:
+    /// `DecodedImageCache.defaultByteLimit`, 512 MiB); changes no result, only speed and memory.
+    public var imageCacheBytes: Int? = nil
     // Protocol
     /// The method; always "memo" (the reference's `-model`), checked by `validate()`.
     public var modelName: String = "memo"
@@ -72,7 +75,7 @@ public struct MEMOConfig: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case dataset, dataDir = "data_dir", trainPerClass = "train_per_class", testPerClass = "test_per_class"
-        case classOrder = "class_order", prefix, modelName = "model_name", backbone = "convnet_type"
+        case classOrder = "class_order", imageCacheBytes = "image_cache_bytes", prefix, modelName = "model_name", backbone = "convnet_type"
         case initCls = "init_cls", increment, memorySize = "memory_size", memoryPerClass = "memory_per_class"
         case fixedMemory = "fixed_memory", memoryBudgetBytes = "memory_budget_bytes", seed
         case initEpoch = "init_epoch", initLR = "init_lr", initMilestones = "init_milestones"
@@ -109,10 +112,11 @@ public struct MEMOConfig: Codable, Equatable, Sendable {
     }
 
     /// The fields a resumed run may take from the command line, because they change no result:
-    /// where the data lives, how often training prints a test accuracy, and the thread and rank
+    /// where the data lives and how much of it is cached, how often training prints a test
+    /// accuracy, and the thread and rank
     /// counts (which change summation order and batch-norm shards, hence the later stages'
     /// numbers: a resume reports them).
-    public static let resumableFields: Set<String> = ["data_dir", "eval_every", "threads", "ranks"]
+    public static let resumableFields: Set<String> = ["data_dir", "image_cache_bytes", "eval_every", "threads", "ranks"]
 
     /// The fields (by their JSON names) whose values differ between two configurations.
     public func differences(from other: MEMOConfig) -> [String] {

@@ -119,6 +119,7 @@ public final class MEMOTrainer {
             log(String(format: "  weight align: gamma %.4f", gamma!))
         }
         buildMemory(known: known, total: total)
+        try dataset.train.checkReadable()
         parallel.broadcast(memory: &memory, classMeans: &classMeans)
         var result = try evaluate(stage: stage, known: known, total: total, gamma: gamma,
                                   seconds: Date().timeIntervalSince(start))
@@ -157,6 +158,8 @@ public final class MEMOTrainer {
                 let labels = slice.map { items[$0].1 }
                 makeBatch(from: dataset.train, indices: idx, mean: dataset.mean, std: dataset.std,
                           augmentation: dataset.augmentation, rng: &rng, into: &input)
+                try dataset.train.checkReadable()
+                network.inputSize = dataset.train.inputSide
                 let n = idx.count
                 if parallel.isPlain {
                     input.withUnsafeBufferPointer { network.forward($0.baseAddress!, count: n, training: true) }
@@ -206,6 +209,7 @@ public final class MEMOTrainer {
             if config.evalEvery > 0, epoch % config.evalEvery == 0 {
                 let test = testIndices(below: network.classCount)
                 let out = network.infer(dataset.test, indices: test, mean: dataset.mean, std: dataset.std)
+                try dataset.test.checkReadable()
                 let top1 = out.cnnTopK(1).enumerated().filter { $0.element[0] == testLabels[test[$0.offset]] }.count
                 line += String(format: "  test-acc %.2f", 100 * Double(top1) / Double(max(test.count, 1)))
             }

@@ -101,6 +101,7 @@ public final class TrainingRun {
                     + "(only --data-dir, --eval-every and --threads may be given)")
             }
             if request.given.contains("data_dir") { stored.dataDir = request.config.dataDir }
+            if request.given.contains("image_cache_bytes") { stored.imageCacheBytes = request.config.imageCacheBytes }
             if request.given.contains("eval_every") { stored.evalEvery = request.config.evalEvery }
             if request.given.contains("threads") { stored.threads = request.config.threads }
             if let ranks = stored.ranks, ranks != parallel.ranks {
@@ -137,7 +138,7 @@ public final class TrainingRun {
             }
         }
         let data = try Dataset.load(kind: config.dataset, dataDir: config.dataDir, trainPerClass: config.trainPerClass,
-                                    testPerClass: config.testPerClass)
+                                    testPerClass: config.testPerClass, imageCacheBytes: config.imageCacheBytes)
         let classCount = data.classNames.count
         let order = try config.classOrder.resolve(classCount: classCount)
         try config.validate(classCount: classCount)
@@ -178,8 +179,16 @@ public final class TrainingRun {
         while trainer.completedStages < trainer.stageCount {
             let result = try trainer.trainNextStage()
             let path = folder + "/" + Checkpoint.fileName(stage: result.stage)
-            try Checkpoint(trainer: trainer, result: result).write(to: path)
+            let checkpoint = Checkpoint(trainer: trainer, result: result)
+            // A file set's exemplars and misclassified images are decoded again for the checkpoint.
+            try data.train.checkReadable()
+            try data.test.checkReadable()
+            try checkpoint.write(to: path)
             trainer.log("  checkpoint \(path)")
+            if let cache = data.train.files?.cache {
+                trainer.log(String(format: "  image cache: %d decoded images, %.1f of %.0f MiB; %d hits, %d decodes so far",
+                                   cache.count, mebibytes(cache.byteCount), mebibytes(cache.byteLimit), cache.hits, cache.misses))
+            }
             let summary = RunSummary(results: trainer.results)
             trainer.log(summary.text)
             try writeReport(summary.csv, to: folder + "/curves.csv")
