@@ -46,7 +46,10 @@ struct Classify: ParsableCommand {
     }
 
     func classify() throws {
-        let classifier = try Classifier(checkpoint: noted(Checkpoint.read(checkpoint)), path: checkpoint)
+        // Only what the answer uses is read (no exemplars, evaluation or training record).
+        let model = try CheckpointModel.read(checkpoint, classMeans: nme)
+        for note in model.notes { printError("note: " + note) }
+        let classifier = try Classifier(model: model, path: checkpoint)
         let report = ClassifyReport.run(classifier, arguments: images, head: nme ? .nme : .cnn, top: top)
         for note in report.notes { printError("note: " + note) }
         if !report.entries.isEmpty || output.format == .json { printReport(try report.render(output.format)) }

@@ -150,56 +150,12 @@ extension Checkpoint {
 
     /// Reads and validates a checkpoint.
     public static func read(_ path: String) throws -> Checkpoint {
-        let f = try HDF5File.open(path)
+        let (f, version) = try openChecked(path)
         defer { f.close() }
-        guard f.hasAttribute("format") else {
-            throw CheckpointError.notACheckpoint(path: path, reason: "no 'format' attribute")
-        }
-        let format = try f.attributeString("format")
-        guard format == formatName else {
-            throw CheckpointError.notACheckpoint(path: path, reason: "format is '\(format)', expected '\(formatName)'")
-        }
-        guard f.hasAttribute("format_version") else {
-            throw CheckpointError.notACheckpoint(path: path, reason: "no format version")
-        }
-        let version = try f.attributeInt("format_version")
-        guard version <= formatVersion else { throw CheckpointError.newerVersion(path: path, version: version) }
-        guard version >= 1 else { throw CheckpointError.notACheckpoint(path: path, reason: "format version \(version)") }
-        // A writer of version 2 or later checksums every dataset: one without is a rewrite that stripped them.
-        f.requiresDataChecksums = version >= 2
-        let configJSON = try f.attributeString("config_json")
-        let config: MEMOConfig
-        do { config = try JSONDecoder().decode(MEMOConfig.self, from: Data(configJSON.utf8)) } catch {
-            throw CheckpointError.inconsistent(path: path, reason: "config_json does not decode: \(error)")
-        }
-        let backboneName = try f.attributeString("backbone")
-        guard let backbone = Backbone(name: backboneName) else {
-            throw CheckpointError.inconsistent(path: path, reason: "unknown backbone '\(backboneName)'")
-        }
-        let stage = Int(try f.attributeInt("stage"))
-        let classNames = try f.readStrings("dataset/class_names")
-        let order = try f.readInt64s("dataset/class_order").values.map(Int.init)
-        let sizes = try f.readInt64s("dataset/task_sizes").values.map(Int.init)
-        guard order.count == classNames.count, Set(order) == Set(0..<classNames.count) else {
-            throw CheckpointError.inconsistent(path: path, reason: "class order is not a permutation of the \(classNames.count) classes")
-        }
-        guard !sizes.isEmpty, sizes.allSatisfy({ $0 > 0 && $0 <= classNames.count }), sizes.reduce(0, +) <= classNames.count,
-              sizes.count - 1 == stage else {  // not `stage + 1`: a hostile stage may be Int.max
-            throw CheckpointError.inconsistent(path: path, reason: "task sizes \(sizes) do not fit stage \(stage) and \(classNames.count) classes")
-        }
-        // Expected tensor names and shapes come from rebuilding the network of this stage.
-        let reference = try makeNetwork(backbone: backbone, taskSizes: sizes)
-        var tensors: [String: Tensor] = [:]
-        for (name, p) in reference.namedParameters() {
-            let values = try f.readFloats("model/" + name, expectedShape: p.shape)
-            tensors[name] = Tensor(shape: p.shape, data: values)
-        }
-        let trainable = try f.readInt64s("model_state/trainable").values
-        let batchStats = try f.readInt64s("model_state/batch_statistics").values
-        guard trainable.count == sizes.count + 1, batchStats.count == trainable.count else {
-            throw CheckpointError.inconsistent(path: path, reason: "model_state has \(trainable.count) parts, expected \(sizes.count + 1)")
-        }
-        let states = zip(trainable, batchStats).map { MEMONetwork.PartState(batchStatistics: $1 != 0, trainable: $0 != 0) }
+        let config = try readConfig(f, path: path)
+        let (backbone, stage, classNames, order, sizes) = try readClasses(f, path: path)
+        let network = try readNetwork(f, path: path, backbone: backbone, taskSizes: sizes)
+        let tensors = Dictionary(uniqueKeysWithValues: network.namedParameters().map { ($0.0, $0.1.value) })
         let memIdx = try f.readInt64s("memory/train_indices").values.map(Int.init)
         let memLabels = try f.readInt64s("memory/labels").values.map(Int.init)
         let (images, imageShapeAll) = try f.readUInt8s("memory/images")
@@ -211,7 +167,7 @@ extension Checkpoint {
         var byClass = [[Int]](repeating: [], count: classesSeen)
         for (i, y) in zip(memIdx, memLabels) { byClass[y].append(i) }
         let width = backbone.featureWidth * sizes.count
-        let means = try f.readFloats("class_means", expectedShape: [classesSeen, width])
+        let classMeans = try readClassMeans(f, classesSeen: classesSeen, width: width)
         let evalJSON = try f.attributeString("evaluation_json")
         let evaluation: StageEvaluation
         do { evaluation = try JSONDecoder().decode(StageEvaluation.self, from: Data(evalJSON.utf8)) } catch {
@@ -267,10 +223,10 @@ extension Checkpoint {
         let checksummed = f.unchecksummedDatasets.isEmpty  // every dataset has been read
         var checkpoint = Checkpoint(
             config: config, stage: stage, datasetName: try f.attributeString("dataset"), classNames: classNames,
-            classOrder: order, taskSizes: sizes, backbone: backbone, tensors: tensors, generalizedState: states[0],
-            specializedStates: Array(states.dropFirst()), memory: ExemplarMemory(indicesByClass: byClass),
-            exemplarImages: images, imageShape: Array(imageShapeAll.dropFirst()),
-            classMeans: (0..<classesSeen).map { Array(means[($0 * width)..<(($0 + 1) * width)]) },
+            classOrder: order, taskSizes: sizes, backbone: backbone, tensors: tensors,
+            generalizedState: network.generalizedState, specializedStates: network.specializedStates,
+            memory: ExemplarMemory(indicesByClass: byClass),
+            exemplarImages: images, imageShape: Array(imageShapeAll.dropFirst()), classMeans: classMeans,
             evaluation: evaluation, testIndices: testIdx, testLabels: testLabels, cnnTopK: cnnTopK,
             nmeTopK: nmeTopK, rngState: rng, normalizationMean: mean, normalizationStd: std,
             epochs: epochs, alignGamma: alignGamma, misclassifiedPositions: misclassifiedPositions,
@@ -286,16 +242,102 @@ extension Checkpoint {
             + "to its numbers would go unnoticed; add them with: \(HDF5File.rewriteCommand(path))")
     }
 
-    static func makeNetwork(backbone: Backbone, taskSizes: [Int]) throws -> MEMONetwork {
-        var rng = MEMORandom(seed: 0)
-        let net = MEMONetwork(backbone: backbone, rng: &rng)
-        for s in taskSizes { net.addStage(newClasses: s, rng: &rng) }
-        return net
+    /// Opens `path` as a checkpoint of a format version this reads (and requires data checksums
+    /// from version 2 on). The caller closes the file.
+    static func openChecked(_ path: String) throws -> (file: HDF5File, version: Int64) {
+        let f = try HDF5File.open(path)
+        do {
+            guard f.hasAttribute("format") else {
+                throw CheckpointError.notACheckpoint(path: path, reason: "no 'format' attribute")
+            }
+            let format = try f.attributeString("format")
+            guard format == formatName else {
+                throw CheckpointError.notACheckpoint(path: path, reason: "format is '\(format)', expected '\(formatName)'")
+            }
+            guard f.hasAttribute("format_version") else {
+                throw CheckpointError.notACheckpoint(path: path, reason: "no format version")
+            }
+            let version = try f.attributeInt("format_version")
+            guard version <= formatVersion else { throw CheckpointError.newerVersion(path: path, version: version) }
+            guard version >= 1 else { throw CheckpointError.notACheckpoint(path: path, reason: "format version \(version)") }
+            // A writer of version 2 or later checksums every dataset: one without is a rewrite that stripped them.
+            f.requiresDataChecksums = version >= 2
+            return (f, version)
+        } catch {
+            f.close()
+            throw error
+        }
+    }
+
+    /// The run's configuration (`config_json`).
+    static func readConfig(_ f: HDF5File, path: String) throws -> MEMOConfig {
+        let configJSON = try f.attributeString("config_json")
+        do { return try JSONDecoder().decode(MEMOConfig.self, from: Data(configJSON.utf8)) } catch {
+            throw CheckpointError.inconsistent(path: path, reason: "config_json does not decode: \(error)")
+        }
+    }
+
+    /// The stage's backbone, number, class names, class order and task sizes, checked against
+    /// each other.
+    static func readClasses(_ f: HDF5File, path: String) throws
+        -> (backbone: Backbone, stage: Int, classNames: [String], classOrder: [Int], taskSizes: [Int]) {
+        let backboneName = try f.attributeString("backbone")
+        guard let backbone = Backbone(name: backboneName) else {
+            throw CheckpointError.inconsistent(path: path, reason: "unknown backbone '\(backboneName)'")
+        }
+        let stage = Int(try f.attributeInt("stage"))
+        let classNames = try f.readStrings("dataset/class_names")
+        let order = try f.readInt64s("dataset/class_order").values.map(Int.init)
+        let sizes = try f.readInt64s("dataset/task_sizes").values.map(Int.init)
+        guard order.count == classNames.count, Set(order) == Set(0..<classNames.count) else {
+            throw CheckpointError.inconsistent(path: path, reason: "class order is not a permutation of the \(classNames.count) classes")
+        }
+        guard !sizes.isEmpty, sizes.allSatisfy({ $0 > 0 && $0 <= classNames.count }), sizes.reduce(0, +) <= classNames.count,
+              sizes.count - 1 == stage else {  // not `stage + 1`: a hostile stage may be Int.max
+            throw CheckpointError.inconsistent(path: path, reason: "task sizes \(sizes) do not fit stage \(stage) and \(classNames.count) classes")
+        }
+        return (backbone, stage, classNames, order, sizes)
+    }
+
+    /// The stage's network: built once without drawing an initialisation, then every tensor
+    /// (`model/<name>`, with the shape the network gives it) and the parts' states
+    /// (`model_state/*`) read into it.
+    static func readNetwork(_ f: HDF5File, path: String, backbone: Backbone, taskSizes sizes: [Int]) throws -> MEMONetwork {
+        let network = makeNetwork(backbone: backbone, taskSizes: sizes)
+        for (name, p) in network.namedParameters() {
+            p.value = Tensor(shape: p.shape, data: try f.readFloats("model/" + name, expectedShape: p.shape))
+        }
+        let trainable = try f.readInt64s("model_state/trainable").values
+        let batchStats = try f.readInt64s("model_state/batch_statistics").values
+        guard trainable.count == sizes.count + 1, batchStats.count == trainable.count else {
+            throw CheckpointError.inconsistent(path: path, reason: "model_state has \(trainable.count) parts, expected \(sizes.count + 1)")
+        }
+        let states = zip(trainable, batchStats).map { MEMONetwork.PartState(batchStatistics: $1 != 0, trainable: $0 != 0) }
+        network.generalizedState = states[0]
+        network.specializedStates = Array(states.dropFirst())
+        return network
+    }
+
+    /// The NME class means, one row of `width` per class seen.
+    static func readClassMeans(_ f: HDF5File, classesSeen: Int, width: Int) throws -> [[Float]] {
+        let means = try f.readFloats("class_means", expectedShape: [classesSeen, width])
+        return (0..<classesSeen).map { Array(means[($0 * width)..<(($0 + 1) * width)]) }
+    }
+
+    /// The grown network of a stage with every parameter still to be assigned: built inside
+    /// `MEMORandom.withoutInitialDraws`, so no initialisation is drawn only to be overwritten.
+    static func makeNetwork(backbone: Backbone, taskSizes: [Int]) -> MEMONetwork {
+        MEMORandom.withoutInitialDraws {
+            var rng = MEMORandom(seed: 0)
+            let net = MEMONetwork(backbone: backbone, rng: &rng)
+            for s in taskSizes { net.addStage(newClasses: s, rng: &rng) }
+            return net
+        }
     }
 
     /// Rebuilds the grown network of this stage with its weights and running statistics.
     public func makeNetwork() throws -> MEMONetwork {
-        let net = try Checkpoint.makeNetwork(backbone: backbone, taskSizes: taskSizes)
+        let net = Checkpoint.makeNetwork(backbone: backbone, taskSizes: taskSizes)
         for (name, p) in net.namedParameters() {
             guard let t = tensors[name], t.shape == p.shape else {
                 throw CheckpointError.inconsistent(path: "checkpoint", reason: "tensor \(name) missing or of wrong shape")

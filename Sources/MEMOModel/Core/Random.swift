@@ -5,8 +5,27 @@
 /// into a checkpoint (`state`) to resume a run exactly.
 public struct MEMORandom: RandomNumberGenerator, Sendable {
     public private(set) var state: (UInt64, UInt64, UInt64, UInt64)
+    /// Whether `uniform()` and `normal()` return 0 without drawing (see `withoutInitialDraws`).
+    private var skipsDraws = false
+
+    /// Set inside `withoutInitialDraws`.
+    @TaskLocal private static var initialDrawsSkipped = false
+
+    /// Runs `body` with every generator that `init(seed:)` creates inside it skipping its
+    /// `uniform()` and `normal()` draws: they return 0 at once and leave the state as it is
+    /// (`next()`, `below()` and `permutation()` still draw).
+    ///
+    /// For building a network whose every value is loaded right afterwards (a checkpoint's): the
+    /// layers' random initialisation, a Box-Muller draw per weight that the load overwrites and
+    /// most of the time a checkpoint took to load, is skipped. The network built is not a valid
+    /// fresh one (all weights of a layer start equal); use it only when every parameter is
+    /// assigned next.
+    public static func withoutInitialDraws<R>(_ body: () throws -> R) rethrows -> R {
+        try $initialDrawsSkipped.withValue(true, operation: body)
+    }
 
     public init(seed: UInt64) {
+        skipsDraws = MEMORandom.initialDrawsSkipped
         var sm = seed
         func splitMix(_ x: inout UInt64) -> UInt64 {
             x &+= 0x9E37_79B9_7F4A_7C15
@@ -44,7 +63,8 @@ public struct MEMORandom: RandomNumberGenerator, Sendable {
 
     /// Uniform in [0, 1) with 53 random bits.
     public mutating func uniform() -> Double {
-        Double(next() >> 11) * 0x1.0p-53
+        if skipsDraws { return 0 }
+        return Double(next() >> 11) * 0x1.0p-53
     }
 
     /// Uniform integer in 0..<bound (unbiased).
@@ -55,6 +75,7 @@ public struct MEMORandom: RandomNumberGenerator, Sendable {
 
     /// Standard normal (Box-Muller, one value per call).
     public mutating func normal() -> Double {
+        if skipsDraws { return 0 }
         var u1 = uniform()
         while u1 <= 0 { u1 = uniform() }
         let u2 = uniform()

@@ -76,31 +76,37 @@ public struct ClassPrediction: Codable, Equatable, Sendable {
 
 /// The grown network of a checkpoint, ready to classify images.
 public final class Classifier {
-    public let checkpoint: Checkpoint
-    public let network: MEMONetwork
+    public let model: CheckpointModel
+    public var network: MEMONetwork { model.network }
     /// Stored image format of the checkpoint's dataset.
     public let height: Int, width: Int, channels: Int
 
-    /// Rebuilds the network of `checkpoint`; `path` names it in errors.
+    /// Classifies with the network of `checkpoint`; `path` names it in errors.
+    /// - Throws: as ``init(model:path:)``, and `CheckpointError` if a tensor is missing.
+    public convenience init(checkpoint: Checkpoint, path: String = "checkpoint") throws {
+        try self.init(model: CheckpointModel(checkpoint: checkpoint), path: path)
+    }
+
+    /// Classifies with `model` (`CheckpointModel.read` reads only what this needs); `path` names
+    /// it in errors.
     /// - Throws: ``InferenceError/missing(path:what:)`` if the stored image shape is not one the
     ///   input pipeline takes (at most 32x32, 1 or 3 channels; an ImageNet folder's crop size
-    ///   squared, 3 channels), `CheckpointError` if a tensor is missing.
-    public init(checkpoint: Checkpoint, path: String = "checkpoint") throws {
-        let shape = checkpoint.imageShape
+    ///   squared, 3 channels) or the normalisation does not fit.
+    public init(model: CheckpointModel, path: String = "checkpoint") throws {
+        let shape = model.imageShape
         let crop = ImageNetTransforms.reference.cropSize
-        let imageNet = checkpoint.config.dataset == .imagenet100
+        let imageNet = model.config.dataset == .imagenet100
         guard shape.count == 3,
               imageNet ? shape == [crop, crop, 3]
                        : (1...NetworkInput.side).contains(shape[0]) && (1...NetworkInput.side).contains(shape[1]) && (shape[2] == 1 || shape[2] == 3) else {
             throw InferenceError.missing(path: path, what: "stored image shape \(shape) is not "
                 + (imageNet ? "\(crop)x\(crop)x3, the ImageNet pipeline's" : "HxWx1 or HxWx3 of at most 32x32"))
         }
-        guard checkpoint.normalizationMean.count == checkpoint.normalizationStd.count,
-              [1, NetworkInput.channels].contains(checkpoint.normalizationMean.count) else {
+        guard model.normalizationMean.count == model.normalizationStd.count,
+              [1, NetworkInput.channels].contains(model.normalizationMean.count) else {
             throw InferenceError.missing(path: path, what: "normalisation needs 1 or 3 means and standard deviations")
         }
-        self.checkpoint = checkpoint
-        network = try checkpoint.makeNetwork()
+        self.model = model
         (height, width, channels) = (shape[0], shape[1], shape[2])
         transforms = imageNet ? .reference : nil
     }
@@ -129,17 +135,19 @@ public final class Classifier {
     public func infer(stored images: [[UInt8]]) -> InferenceOutput {
         let set = ImageSet(pixels: images.flatMap { $0 }, labels: [Int](repeating: 0, count: images.count),
                            height: height, width: width, channels: channels)
-        return network.infer(set, indices: Array(images.indices), mean: checkpoint.normalizationMean,
-                             std: checkpoint.normalizationStd)
+        return network.infer(set, indices: Array(images.indices), mean: model.normalizationMean,
+                             std: model.normalizationStd)
     }
 
-    /// The `top` best classes of each image, best first (ties: lower label first).
+    /// The `top` best classes of each image, best first (ties: lower label first). The NME head
+    /// needs the model's class means (`CheckpointModel.read(_:classMeans: true)`).
     public func predict(_ images: [RGBImage], head: ClassifierHead, top: Int) -> [[ClassPrediction]] {
         precondition(top > 0, "top must be positive")
+        precondition(head == .cnn || model.classMeans.count == network.classCount, "the NME head needs the class means")
         guard !images.isEmpty else { return [] }
         let out = infer(stored: images.map(stored))
         let k = min(top, out.classCount)
-        let distances = head == .nme ? out.nmeDistances(classMeans: checkpoint.classMeans) : []
+        let distances = head == .nme ? out.nmeDistances(classMeans: model.classMeans) : []
         return (0..<out.count).map { r in
             let scores: [Double], order: [Int]
             switch head {
@@ -152,8 +160,8 @@ public final class Classifier {
                 order = topK(distances[r], k: k, largest: false)
             }
             return order.enumerated().map { i, label in
-                ClassPrediction(rank: i + 1, label: label, classID: checkpoint.classOrder[label],
-                                name: checkpoint.className(label: label), score: scores[label])
+                ClassPrediction(rank: i + 1, label: label, classID: model.classOrder[label],
+                                name: model.className(label: label), score: scores[label])
             }
         }
     }

@@ -169,7 +169,7 @@ public enum CheckpointImport {
         }
 
         let tensors = try tensors(from: stateDict, backbone: config.backbone, taskSizes: taskSizes, path: request.source)
-        let net = try Checkpoint.makeNetwork(backbone: config.backbone, taskSizes: taskSizes)
+        let net = Checkpoint.makeNetwork(backbone: config.backbone, taskSizes: taskSizes)
         for (n, p) in net.namedParameters() { p.value = tensors[n]! }  // `tensors` holds every name, checked
         net.configureTraining(trainBase: stage == 0 || config.trainBase, trainAdaptive: config.trainAdaptive)
 
