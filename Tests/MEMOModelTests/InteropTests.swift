@@ -51,9 +51,12 @@ struct InteropTests {
 
     /// The torch-written state_dict, unzipped into `dir`; returns its path.
     static func torchFile(in dir: String) throws -> String {
-        let url = try #require(Bundle.module.url(forResource: "interop_memo_resnet14_k3.safetensors", withExtension: "gz",
-                                                 subdirectory: "Fixtures"))
-        let path = dir + "/torch.safetensors"
+        try unzippedFixture("interop_memo_resnet14_k3.safetensors", into: dir + "/torch.safetensors")
+    }
+
+    /// The committed fixture `<name>.gz`, unzipped to `path`; returns `path`.
+    static func unzippedFixture(_ name: String, into path: String) throws -> String {
+        let url = try #require(Bundle.module.url(forResource: name, withExtension: "gz", subdirectory: "Fixtures"))
         try Data(try readGzipFile(url.path)).write(to: URL(fileURLWithPath: path))
         return path
     }

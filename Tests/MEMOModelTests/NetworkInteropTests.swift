@@ -47,11 +47,7 @@ struct NetworkInteropTests {
 
     /// The torch-written memo_conv2 state_dict, unzipped into `dir`; returns its path.
     static func conv2File(in dir: String) throws -> String {
-        let url = try #require(Bundle.module.url(forResource: "interop_memo_conv2_k3.safetensors", withExtension: "gz",
-                                                 subdirectory: "Fixtures"))
-        let path = dir + "/conv2.safetensors"
-        try Data(try readGzipFile(url.path)).write(to: URL(fileURLWithPath: path))
-        return path
+        try InteropTests.unzippedFixture("interop_memo_conv2_k3.safetensors", into: dir + "/conv2.safetensors")
     }
 
     /// `make_interop_fixtures.py`'s `formula_state_dict` for one tensor of reference key `key`:
