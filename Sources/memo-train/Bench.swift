@@ -46,10 +46,10 @@ struct Bench: ParsableCommand {
         for k in ks.values {
             let r = runBenchmark(backbone: backbone, blocks: k, trainBatch: batch, inferenceBatch: inferenceBatch,
                                  inputSide: side, steps: steps, repeats: repeats, parallel: parallel)
-            var line = String(format: "| K=%d | %.0f (runs: %@) | %.0f (runs: %@) |", k, r.trainMedian,
-                              r.trainImagesPerSecond.map { String(format: "%.0f", $0) }.joined(separator: ", "),
-                              r.inferenceMedian,
-                              r.inferenceImagesPerSecond.map { String(format: "%.0f", $0) }.joined(separator: ", "))
+            // Whole images/s, with a decimal below 100 (the 224x224 networks).
+            func rate(_ v: Double) -> String { String(format: v < 100 ? "%.1f" : "%.0f", v) }
+            var line = "| K=\(k) | \(rate(r.trainMedian)) (runs: \(r.trainImagesPerSecond.map(rate).joined(separator: ", "))) | "
+                + "\(rate(r.inferenceMedian)) (runs: \(r.inferenceImagesPerSecond.map(rate).joined(separator: ", "))) |"
             line += String(format: " %.0f / %.0f |", Double(r.trainPeakBytes) / 1048576, Double(r.inferencePeakBytes) / 1048576)
             if let s = r.allreduceSeconds {
                 line += String(format: " %.2f ms for %.1f MB |", s * 1000, Double(r.allreduceFloats * 4) / 1e6)

@@ -82,11 +82,11 @@ struct TrainingRunTests {
                                                                given: ["epochs", "memory_size", "dataset", "init_cls"])) }
             == "cannot resume: a resumed run keeps its configuration; --dataset cifar100 (the run has fashion-mnist), "
                 + "--epochs 5 (the run has 1), -ms 12 (the run has 10) would change it "
-                + "(only --data-dir, --eval-every and --threads may be given)")
+                + "(only --data-dir, --image-cache, --eval-every and --threads may be given)")
         #expect(Self.message { try TrainingRun(TrainingRequest(start: .resume(folder: folder), config: flags, given: [],
                                                                memoryBudget: "4MiB")) }
             == "cannot resume: a resumed run keeps its configuration; --memory-budget 4MiB (the run has -ms 10) would change it "
-                + "(only --data-dir, --eval-every and --threads may be given)")
+                + "(only --data-dir, --image-cache, --eval-every and --threads may be given)")
 
         // Resume after stage 0 with another thread count: reported, then stage 1 trained again.
         try FileManager.default.removeItem(atPath: folder + "/stage-01.h5")

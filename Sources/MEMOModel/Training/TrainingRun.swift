@@ -98,7 +98,7 @@ public final class TrainingRun {
             }
             guard changed.isEmpty else {
                 throw TrainingError.resume("a resumed run keeps its configuration; \(changed.joined(separator: ", ")) would change it "
-                    + "(only --data-dir, --eval-every and --threads may be given)")
+                    + "(only --data-dir, --image-cache, --eval-every and --threads may be given)")
             }
             if request.given.contains("data_dir") { stored.dataDir = request.config.dataDir }
             if request.given.contains("image_cache_bytes") { stored.imageCacheBytes = request.config.imageCacheBytes }
