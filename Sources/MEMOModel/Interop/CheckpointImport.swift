@@ -1,17 +1,8 @@
 import Foundation
 
-/// Why a state_dict cannot become a memo-swift stage; one line naming the file and the problem.
-public struct StateDictImportError: Error, CustomStringConvertible, Equatable {
-    public let path: String
-    public let problem: String
-
-    public init(path: String, problem: String) {
-        self.path = path
-        self.problem = problem
-    }
-
-    public var description: String { HDF5Error.oneLine("\(path): \(problem)") }
-}
+/// Why a state_dict cannot become a memo-swift stage: the same one-line error (file and problem)
+/// as a state_dict file no reader takes.
+public typealias StateDictImportError = StateDictFileError
 
 /// Where an imported checkpoint's network came from and how the rest of its state was obtained
 /// (root attribute `import_json`, docs/checkpoint-format.md).

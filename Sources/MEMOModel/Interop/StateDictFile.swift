@@ -30,7 +30,8 @@ public enum StateDictFile {
     }
 }
 
-/// A state_dict file that no reader takes; one line naming the file.
+/// A state_dict file that no reader takes, or whose tensors cannot become a memo-swift stage; one
+/// line naming the file and the problem.
 public struct StateDictFileError: Error, CustomStringConvertible, Equatable {
     public let path: String
     public let problem: String
