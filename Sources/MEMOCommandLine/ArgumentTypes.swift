@@ -23,6 +23,9 @@ extension ClassOrderChoice: ExpressibleByArgument {
 }
 
 extension MEMOConfig.Scheduler: ExpressibleByArgument {}
+extension Precision: ExpressibleByArgument {
+    public init?(argument: String) { self.init(name: argument) }
+}
 extension MEMOConfig.ExperimentProtocol: ExpressibleByArgument {}
 extension ReportFormat: ExpressibleByArgument {}
 extension BudgetProtocol: ExpressibleByArgument {}
@@ -37,6 +40,15 @@ public struct ThreadsOption: ParsableArguments {
     public func validate() throws {
         if let threads, threads < 1 { throw ValidationError("\(ConfigError(flag: "--threads", value: "\(threads)", allowed: "must be 1 or more"))") }
     }
+}
+
+/// `--precision fp32|bf16`, the same flag in memo-train and its benchmark.
+public struct PrecisionOption: ParsableArguments {
+    @Option(help: ArgumentHelp("Activations and convolutions in fp32 (default) or bf16 (float32 weights, optimizer, loss and batch-norm statistics; needs a CPU with avx512_bf16 or AMX).",
+                               valueName: "fp32|bf16"))
+    public var precision: Precision?
+
+    public init() {}
 }
 
 /// `--image-cache SIZE`, the same rule in both tools: the bound of an ImageNet folder's

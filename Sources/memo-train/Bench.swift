@@ -17,6 +17,7 @@ struct Bench: ParsableCommand {
     @Option(parsing: .unconditional, help: "Inference batch size (1 or more).") var inferenceBatch = 256
     @Option(parsing: .unconditional, help: "Side of the square input images (default: 224 for memo_resnet18, 32 otherwise).")
     var inputSize: Int?
+    @OptionGroup var precision: PrecisionOption
 
     var side: Int { inputSize ?? (backbone.family == .imageNetResNet ? 224 : NetworkInput.side) }
 
@@ -31,13 +32,15 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
+        let precision = self.precision.precision ?? .float32
+        try precision.checkSupported()
         // Under mpirun every rank takes its shard of each batch; rank 0 prints global images/s.
         let world = Communicator.world
         let parallel = world.map(DataParallel.mpi) ?? .single
         let lead = parallel.isLead
         func say(_ line: String) { if lead { print(line); fflush(stdout) } }
         say("engine: \(engineDescription) (OMP_NUM_THREADS=\(ProcessInfo.processInfo.environment["OMP_NUM_THREADS"] ?? "unset"), "
-            + "DNNL_MAX_CPU_ISA=\(ProcessInfo.processInfo.environment["DNNL_MAX_CPU_ISA"] ?? "unset"))"
+            + "DNNL_MAX_CPU_ISA=\(ProcessInfo.processInfo.environment["DNNL_MAX_CPU_ISA"] ?? "unset")), \(precision) activations"
             + (parallel.ranks > 1 ? "; \(parallel.ranks) MPI ranks, each its shard of every batch" : ""))
         let rank0 = parallel.ranks > 1 ? ", rank 0" : ""
         say("| \(backbone.rawValue) at \(side)x\(side) | train img/s (batch \(batch)) | inference img/s (batch \(inferenceBatch)) "
@@ -45,7 +48,7 @@ struct Bench: ParsableCommand {
         say(parallel.ranks > 1 ? "|---|---|---|---|---|" : "|---|---|---|---|")
         for k in ks.values {
             let r = runBenchmark(backbone: backbone, blocks: k, trainBatch: batch, inferenceBatch: inferenceBatch,
-                                 inputSide: side, steps: steps, repeats: repeats, parallel: parallel)
+                                 inputSide: side, steps: steps, repeats: repeats, precision: precision, parallel: parallel)
             // Whole images/s, with a decimal below 100 (the 224x224 networks).
             func rate(_ v: Double) -> String { String(format: v < 100 ? "%.1f" : "%.0f", v) }
             var line = "| K=\(k) | \(rate(r.trainMedian)) (runs: \(r.trainImagesPerSecond.map(rate).joined(separator: ", "))) | "

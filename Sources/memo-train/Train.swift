@@ -156,6 +156,7 @@ struct Train: ParsableCommand {
     @OptionGroup(title: "Optimisation") var optimization: OptimizationOptions
     @Option(name: .customLong("out"), help: "Run folder (default checkpoints/<run name>).") var out: String?
     @OptionGroup var threads: ThreadsOption
+    @OptionGroup var precision: PrecisionOption
     @Option(name: .customLong("resume"), help: "Continue the run in this folder from its last finished stage.") var resume: String?
 
     /// The request the flags make; its configuration is validated here, before any folder is touched.
@@ -165,6 +166,7 @@ struct Train: ParsableCommand {
         protocolOptions.apply(to: &b)
         optimization.apply(to: &b)
         b.set(threads.threads, "threads", \.threads)
+        b.set(precision.precision, "precision", \.precision)
         if resume != nil && out != nil {
             throw ValidationError("--out and --resume exclude each other (a resumed run stays in its folder)")
         }

@@ -20,7 +20,7 @@ struct EngineThreadsTests {
             #expect(EngineThreads.current == 3)
             var rng = MEMORandom(seed: 1)
             let conv = Conv2D(inChannels: 16, outChannels: 16, stride: 1, rng: &rng)
-            let x = Activation(shape: BatchShape(n: 2, c: 16, h: 4, w: 4), layout: .blocked)
+            let x = Activation(shape: BatchShape(n: 2, c: 16, h: 4, w: 4), layout: .blocked, precision: .float32)
             _ = conv.forward(x)
             #expect(conv.forwardPrimitiveThreads(for: x) == 3, "a primitive records the count of its creation")
             EngineThreads.with(1) {
@@ -100,7 +100,7 @@ struct EngineThreadsTests {
         #expect(channelBlock == (isa.hasPrefix("avx512") ? 16 : 8), "\(isa) with nChw\(channelBlock)c")
         var rng = MEMORandom(seed: 1)
         let conv = Conv2D(inChannels: 16, outChannels: 16, stride: 1, rng: &rng)
-        let kernel = conv.implementations(for: Activation(shape: BatchShape(n: 2, c: 16, h: 8, w: 8), layout: .blocked))
+        let kernel = conv.implementations(for: Activation(shape: BatchShape(n: 2, c: 16, h: 8, w: 8), layout: .blocked, precision: .float32))
         #expect(kernel.hasPrefix("jit:"), "convolution kernel \(kernel) on \(isa): not a JIT kernel")
         if let cap = ProcessInfo.processInfo.environment["DNNL_MAX_CPU_ISA"]?.lowercased(), cap == "avx2" {
             #expect(isa == "avx2" && channelBlock == 8 && kernel.contains("avx2"),

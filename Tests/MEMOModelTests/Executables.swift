@@ -8,10 +8,15 @@ enum Executables {
         return FileManager.default.isExecutableFile(atPath: url.path) ? url.path : nil
     }
 
-    static func execute(_ tool: String, _ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+    /// `environment`: variables set on top of this process's (e.g. `DNNL_MAX_CPU_ISA`).
+    static func execute(_ tool: String, _ arguments: [String], environment: [String: String] = [:]) throws
+        -> (status: Int32, stdout: String, stderr: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path(tool)!)
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err

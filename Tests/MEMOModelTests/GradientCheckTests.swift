@@ -44,7 +44,7 @@ struct GradientCheckTests {
     }
 
     func activation(_ t: Tensor, layout: Activation.Layout) -> Activation {
-        let a = Activation(shape: BatchShape(n: t.shape[0], c: t.shape[1], h: t.shape[2], w: t.shape[3]), layout: layout)
+        let a = Activation(shape: BatchShape(n: t.shape[0], c: t.shape[1], h: t.shape[2], w: t.shape[3]), layout: layout, precision: .float32)
         a.load(t)
         return a
     }
@@ -130,16 +130,16 @@ struct GradientCheckTests {
         var mT = Self.randomTensor([2, 32, 2, 2], seed: 12)
         let r = Self.randomTensor([2, 32, 2, 2], seed: 13)
         func forward(_ x: Tensor, _ m: Tensor) -> Tensor {
-            let s = Activation(shape: BatchShape(n: 2, c: 32, h: 2, w: 2), layout: .blocked)
+            let s = Activation(shape: BatchShape(n: 2, c: 32, h: 2, w: 2), layout: .blocked, precision: .float32)
             downsampleA(activation(x, layout: .blocked), into: s)
-            let y = Activation(shape: s.shape, layout: .blocked)
+            let y = Activation(shape: s.shape, layout: .blocked, precision: .float32)
             addReLU(activation(m, layout: .blocked), s, into: y)
             return y.toTensor()
         }
         let y = activation(forward(xT, mT), layout: .blocked)
-        let g = Activation(shape: y.shape, layout: .blocked)
+        let g = Activation(shape: y.shape, layout: .blocked, precision: .float32)
         reluBackward(output: y, gradOutput: activation(r, layout: .blocked), into: g)
-        let dx = Activation(shape: BatchShape(n: 2, c: 16, h: 4, w: 4), layout: .blocked)
+        let dx = Activation(shape: BatchShape(n: 2, c: 16, h: 4, w: 4), layout: .blocked, precision: .float32)
         dx.buffer.zero()   // a new activation's contents are undefined; the backward accumulates
         downsampleABackwardAdd(g, into: dx)
         Self.check("join.main", values: &mT.data, analytic: g.toTensor().data, epsilon: 1e-3) {
@@ -149,7 +149,7 @@ struct GradientCheckTests {
             Self.dot(forward(Tensor(shape: xT.shape, data: $0), mT), r)
         }
         // The appended channels are zero.
-        let s = Activation(shape: BatchShape(n: 2, c: 32, h: 2, w: 2), layout: .blocked)
+        let s = Activation(shape: BatchShape(n: 2, c: 32, h: 2, w: 2), layout: .blocked, precision: .float32)
         downsampleA(activation(xT, layout: .blocked), into: s)
         let st = s.toTensor()
         #expect(st.data[20 * 4 + 1] == 0)
@@ -179,7 +179,7 @@ struct GradientCheckTests {
                 f.withUnsafeBufferPointer { fp in dl.withUnsafeBufferPointer { d in df.withUnsafeMutableBufferPointer {
                     fc.backward(input: fp.baseAddress!, rows: 3, gradOutput: d.baseAddress!, parameterGradient: true, gradInput: $0.baseAddress!)
                 }}}
-                let a = Activation(shape: BatchShape(n: 3, c: 16, h: 2, w: 2), layout: .blocked)
+                let a = Activation(shape: BatchShape(n: 3, c: 16, h: 2, w: 2), layout: .blocked, precision: .float32)
                 df.withUnsafeBufferPointer { globalAveragePoolBackward($0.baseAddress!, width: 16, offset: 0, into: a) }
                 dx = a.toTensor().data
             }

@@ -12,7 +12,7 @@ struct NetworkFamilyTests {
     typealias G = GradientCheckTests
 
     static func activation(_ t: Tensor, layout: Activation.Layout = .blocked) -> Activation {
-        let a = Activation(shape: BatchShape(n: t.shape[0], c: t.shape[1], h: t.shape[2], w: t.shape[3]), layout: layout)
+        let a = Activation(shape: BatchShape(n: t.shape[0], c: t.shape[1], h: t.shape[2], w: t.shape[3]), layout: layout, precision: .float32)
         a.load(t)
         return a
     }

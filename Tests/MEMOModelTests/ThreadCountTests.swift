@@ -136,10 +136,10 @@ struct ThreadCountTests {
             let conv = Conv2D(inChannels: c.inChannels, outChannels: c.outChannels, stride: c.stride, rng: &rng)
             conv.weight.value = w
             let xa = Activation(shape: BatchShape(n: x.shape[0], c: x.shape[1], h: x.shape[2], w: x.shape[3]),
-                                layout: c.plain ? .plain : .blocked)
+                                layout: c.plain ? .plain : .blocked, precision: .float32)
             xa.load(x)
             let y = conv.forward(xa).toTensor().data
-            let dya = Activation(shape: BatchShape(n: dy.shape[0], c: dy.shape[1], h: dy.shape[2], w: dy.shape[3]), layout: .blocked)
+            let dya = Activation(shape: BatchShape(n: dy.shape[0], c: dy.shape[1], h: dy.shape[2], w: dy.shape[3]), layout: .blocked, precision: .float32)
             dya.load(dy)
             let dx = conv.backward(input: xa, gradOutput: dya, inputGradient: !c.plain, weightGradient: true)
             return ConvResults(y: y, dx: dx?.toTensor().data ?? [], dw: conv.weight.grad!.data)

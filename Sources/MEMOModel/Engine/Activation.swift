@@ -39,9 +39,10 @@ public struct BatchShape: Hashable, CustomStringConvertible, Sendable {
     public var description: String { "[\(n), \(c), \(h), \(w)]" }
 }
 
-/// An activation batch in one of the engine's two layouts. Its buffer comes from
-/// `ActivationPool` and returns there when the last reference goes: layers keep the activations
-/// their backward pass needs and let the others go. A new activation's contents are undefined.
+/// An activation batch in one of the engine's two layouts, in float32 or bf16 (`Precision`; a
+/// layer's output and gradients take its input's). Its buffer comes from `ActivationPool` and
+/// returns there when the last reference goes: layers keep the activations their backward pass
+/// needs and let the others go. A new activation's contents are undefined.
 ///
 /// - `plain`: NCHW, used for the network input.
 /// - `blocked`: oneDNN's `nChw16c` (or `nChw8c`, see `channelBlock`), i.e. [N][C/B][H][W][B];
@@ -51,37 +52,58 @@ final class Activation {
     enum Layout { case plain, blocked }
     let shape: BatchShape
     let layout: Layout
+    let precision: Precision
     let buffer: FloatBuffer
 
-    init(shape: BatchShape, layout: Layout) {
+    init(shape: BatchShape, layout: Layout, precision: Precision) {
         precondition(layout == .plain || shape.c % channelBlock == 0, "blocked layout needs channels % \(channelBlock) == 0, got \(shape)")
         self.shape = shape
         self.layout = layout
-        self.buffer = FloatBuffer(count: shape.count, pooled: true)
+        self.precision = precision
+        self.buffer = FloatBuffer(count: (shape.count * precision.bytes + 3) / 4, pooled: true)
     }
 
-    var pointer: UnsafeMutablePointer<Float> { buffer.pointer }
+    /// The float32 elements (a float32 activation only).
+    var pointer: UnsafeMutablePointer<Float> {
+        precondition(precision == .float32, "float32 access to a \(precision) activation")
+        return buffer.pointer
+    }
+
+    /// The bf16 elements as bits (a bf16 activation only).
+    var bfloat16Pointer: UnsafeMutablePointer<UInt16> {
+        precondition(precision == .bfloat16, "bf16 access to a \(precision) activation")
+        return buffer.raw.assumingMemoryBound(to: UInt16.self)
+    }
+
     var raw: UnsafeMutableRawPointer { buffer.raw }
 
     var md: dnnl_memory_desc_t {
-        memoryDesc([shape.n, shape.c, shape.h, shape.w], layout == .plain ? dnnl_nchw : blockedTag)
+        memoryDesc([shape.n, shape.c, shape.h, shape.w], layout == .plain ? dnnl_nchw : blockedTag, precision.dnnlType)
     }
 
-    /// Copies out as a plain NCHW tensor (for tests, checkpoints and inspection).
+    /// Offset of logical element (n, c, i) (i = h·W + w) in this layout's storage.
+    @inline(__always)
+    private func offset(_ n: Int, _ c: Int, _ i: Int) -> Int {
+        let s = shape, hw = s.h * s.w
+        switch layout {
+        case .plain: return (n * s.c + c) * hw + i
+        case .blocked:
+            let b = channelBlock
+            return ((n * (s.c / b) + c / b) * hw + i) * b + c % b
+        }
+    }
+
+    /// Copies out as a plain NCHW float32 tensor (for tests, checkpoints and inspection).
     func toTensor() -> Tensor {
         var out = [Float](repeating: 0, count: shape.count)
-        let s = shape
+        let s = shape, hw = s.h * s.w
         out.withUnsafeMutableBufferPointer { dst in
-            switch layout {
-            case .plain:
-                dst.baseAddress!.update(from: pointer, count: s.count)
-            case .blocked:
-                let hw = s.h * s.w, b = channelBlock
-                for n in 0..<s.n {
-                    for c in 0..<s.c {
-                        let src = pointer + ((n * (s.c / b) + c / b) * hw) * b + c % b
-                        let d = dst.baseAddress! + (n * s.c + c) * hw
-                        for i in 0..<hw { d[i] = src[i * b] }
+            for n in 0..<s.n {
+                for c in 0..<s.c {
+                    let d = dst.baseAddress! + (n * s.c + c) * hw
+                    switch precision {
+                    case .float32: let p = pointer; for i in 0..<hw { d[i] = p[offset(n, c, i)] }
+                    case .bfloat16: let p = bfloat16Pointer; for i in 0..<hw { d[i] = bfloat16ToFloat(p[offset(n, c, i)]) }
                     }
                 }
             }
@@ -89,22 +111,22 @@ final class Activation {
         return Tensor(shape: [s.n, s.c, s.h, s.w], data: out)
     }
 
-    /// Fills from a plain NCHW tensor of the same shape.
+    /// Fills from a plain NCHW float32 tensor of the same shape (rounded to nearest even for bf16).
     func load(_ t: Tensor) {
         precondition(t.shape == [shape.n, shape.c, shape.h, shape.w], "shape \(t.shape) vs \(shape)")
-        let s = shape
-        t.data.withUnsafeBufferPointer { src in
-            switch layout {
-            case .plain:
-                pointer.update(from: src.baseAddress!, count: s.count)
-            case .blocked:
-                let hw = s.h * s.w, b = channelBlock
-                for n in 0..<s.n {
-                    for c in 0..<s.c {
-                        let d = pointer + ((n * (s.c / b) + c / b) * hw) * b + c % b
-                        let sp = src.baseAddress! + (n * s.c + c) * hw
-                        for i in 0..<hw { d[i * b] = sp[i] }
-                    }
+        t.data.withUnsafeBufferPointer { load($0.baseAddress!) }
+    }
+
+    /// Fills from plain NCHW float32 values, as many as the activation has.
+    func load(_ src: UnsafePointer<Float>) {
+        let s = shape, hw = s.h * s.w
+        if layout == .plain && precision == .float32 { pointer.update(from: src, count: s.count); return }
+        for n in 0..<s.n {
+            for c in 0..<s.c {
+                let sp = src + (n * s.c + c) * hw
+                switch precision {
+                case .float32: let p = pointer; for i in 0..<hw { p[offset(n, c, i)] = sp[i] }
+                case .bfloat16: let p = bfloat16Pointer; for i in 0..<hw { p[offset(n, c, i)] = floatToBFloat16(sp[i]) }
                 }
             }
         }

@@ -1,7 +1,8 @@
 import CDNNL
 
 /// 2-D batch normalization (PyTorch `BatchNorm2d` semantics), optionally fused with the ReLU
-/// that follows it, through oneDNN on `nChw16c` activations.
+/// that follows it, through oneDNN on `nChw16c` activations of either precision (statistics,
+/// scale and shift are float32 in both).
 ///
 /// - Training mode: normalises with the batch mean and biased variance, then updates the running
 ///   statistics with momentum 0.1 and the *unbiased* variance, as PyTorch does.
@@ -20,7 +21,7 @@ public final class BatchNorm: ParameterContainer {
     public let runningMean: Parameter
     public let runningVar: Parameter
 
-    private struct Key: Hashable { let shape: BatchShape; let training: Bool; let inference: Bool }
+    private struct Key: Hashable { let shape: BatchShape; let precision: Precision; let training: Bool; let inference: Bool }
     private final class Plan {
         let forward: Primitive
         let shape: BatchShape
@@ -65,7 +66,7 @@ public final class BatchNorm: ParameterContainer {
     private func plan(_ x: Activation, training: Bool, inference: Bool = false) -> Plan {
         precondition(x.layout == .blocked && x.shape.c == channels, "BatchNorm(\(channels)) got \(x.shape)")
         precondition(!(training && inference), "BatchNorm: batch statistics are a training pass")
-        return plans.get(Key(shape: x.shape, training: training, inference: inference)) {
+        return plans.get(Key(shape: x.shape, precision: x.precision, training: training, inference: inference)) {
             var md = x.md
             var desc = dnnl_batch_normalization_desc_t()
             // forward_training in both modes when a backward pass follows: it also yields the
@@ -84,7 +85,7 @@ public final class BatchNorm: ParameterContainer {
     /// running ones); `inference` (running statistics only): no backward pass will follow.
     func forward(_ x: Activation, training: Bool, inference: Bool = false) -> Activation {
         let p = plan(x, training: training, inference: inference)
-        let output = Activation(shape: p.shape, layout: .blocked)
+        let output = Activation(shape: p.shape, layout: .blocked, precision: x.precision)
         let smd = statsMD
         weight.value.data.withUnsafeMutableBytes { w in
         bias.value.data.withUnsafeMutableBytes { b in
@@ -133,7 +134,8 @@ public final class BatchNorm: ParameterContainer {
                       "bnorm bwd desc")
             p.backward = Primitive(&desc, hint: p.forward, what: "bnorm bwd \(x.shape) training=\(training)")
         }
-        let dx = Activation(shape: x.shape, layout: .blocked)
+        precondition(dy.precision == x.precision)
+        let dx = Activation(shape: x.shape, layout: .blocked, precision: x.precision)
         let smd = statsMD
         func run(_ mean: UnsafeMutableRawPointer, _ variance: UnsafeMutableRawPointer) {
             weight.value.data.withUnsafeMutableBytes { w in

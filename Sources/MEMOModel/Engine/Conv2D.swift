@@ -5,8 +5,9 @@ import CDNNL
 /// without bias; ConvNet2 adds a bias; the ImageNet ResNet-18 has a 7x7 stride-2 stem (padding 3)
 /// and 1x1 stride-2 shortcut projections.
 ///
-/// Weights are kept plain (OIHW) in `weight`; each pass reorders them into the layout oneDNN's
-/// kernel asked for (a few KB, negligible) and the weight gradient back to OIHW. Activations are
+/// Weights are kept plain (OIHW, float32) in `weight`; each pass reorders them into the layout
+/// (and, for bf16 activations, the bf16 type) oneDNN's kernel asked for (a few KB, negligible)
+/// and the weight gradient, float32 in either precision, back to OIHW. Activations are
 /// `nChw16c`, except the input of the first convolution (plain NCHW with 3 channels).
 ///
 /// Shapes: input [N, inChannels, H, W] -> output [N, outChannels, H', W'] with
@@ -32,7 +33,7 @@ public final class Conv2D: ParameterContainer {
     public let bias: Parameter?
 
     private struct Key: Hashable {
-        let shape: BatchShape; let layout: Activation.Layout; let inference: Bool
+        let shape: BatchShape; let layout: Activation.Layout; let precision: Precision; let inference: Bool
         /// An evaluation-mode batch norm folded in (the kernel then has a bias) and post-ops.
         var folded = false
         var postOps: [PostOp] = []
@@ -58,7 +59,7 @@ public final class Conv2D: ParameterContainer {
             self.outShape = outShape
             self.plainWeightsMD = plainWeightsMD
             self.fwdWeightsMD = forward.md(dnnl_query_weights_md)
-            self.fwdWeights = FloatBuffer(count: memoryDescSize(fwdWeightsMD) / 4)
+            self.fwdWeights = FloatBuffer(count: (memoryDescSize(fwdWeightsMD) + 3) / 4)
             self.fwdReorder = Primitive(reorderFrom: plainWeightsMD, to: fwdWeightsMD)
         }
     }
@@ -121,7 +122,7 @@ public final class Conv2D: ParameterContainer {
 
     /// `inference`: a `forward_inference` primitive, for passes no backward pass follows.
     private func plan(for x: Activation, inference: Bool = false) -> Plan {
-        plan(Key(shape: x.shape, layout: x.layout, inference: inference), md: x.md)
+        plan(Key(shape: x.shape, layout: x.layout, precision: x.precision, inference: inference), md: x.md)
     }
 
     private func plan(_ key: Key, md: dnnl_memory_desc_t) -> Plan {
@@ -134,9 +135,9 @@ public final class Conv2D: ParameterContainer {
             precondition(s.h + 2 * padding >= kernel && s.w + 2 * padding >= kernel, "Conv2D: input \(s) smaller than kernel \(kernel)")
             let out = BatchShape(n: s.n, c: outChannels, h: outputExtent(s.h), w: outputExtent(s.w))
             var src = x.md
-            var wAny = memoryDesc(weightDims, dnnl_format_tag_any)
+            var wAny = memoryDesc(weightDims, dnnl_format_tag_any, key.precision.dnnlType)
             var bmd = biasMD
-            var dst = memoryDesc([out.n, out.c, out.h, out.w], blockedTag)
+            var dst = memoryDesc([out.n, out.c, out.h, out.w], blockedTag, key.precision.dnnlType)
             var desc = dnnl_convolution_desc_t()
             let kind = inference ? dnnl_forward_inference : dnnl_forward_training
             let status = !hasBias
@@ -154,7 +155,7 @@ public final class Conv2D: ParameterContainer {
     /// `forward_inference` kernels).
     func forward(_ x: Activation, inference: Bool = false) -> Activation {
         let p = plan(for: x, inference: inference)
-        let output = Activation(shape: p.outShape, layout: .blocked)
+        let output = Activation(shape: p.outShape, layout: .blocked, precision: x.precision)
         weight.value.data.withUnsafeMutableBytes { w in
             p.fwdReorder.execute([(DNNL_ARG_FROM, p.plainWeightsMD, w.baseAddress!),
                                   (DNNL_ARG_TO, p.fwdWeightsMD, p.fwdWeights.raw)])
@@ -178,7 +179,7 @@ public final class Conv2D: ParameterContainer {
     func backward(input x: Activation, gradOutput dy: Activation, inputGradient: Bool,
                   weightGradient: Bool) -> Activation? {
         let p = plan(for: x)
-        precondition(dy.shape == p.outShape)
+        precondition(dy.shape == p.outShape && dy.precision == x.precision)
         if weightGradient {
             if p.backwardWeights == nil {
                 var src = x.md
@@ -227,10 +228,10 @@ public final class Conv2D: ParameterContainer {
     /// The input gradient for `dy` through plan `p`'s convolution with plain (OIHW) `weights`.
     private func backwardData(_ p: Plan, input: BatchShape, layout: Activation.Layout, gradOutput dy: Activation,
                               weights: UnsafeMutableRawPointer) -> Activation {
-        let dx = Activation(shape: input, layout: layout)
+        let dx = Activation(shape: input, layout: layout, precision: dy.precision)
         if p.backwardData == nil {
             var dsrc = dx.md
-            var wAny = memoryDesc(weightDims, dnnl_format_tag_any)
+            var wAny = memoryDesc(weightDims, dnnl_format_tag_any, dy.precision.dnnlType)
             var ddst = dy.md
             var desc = dnnl_convolution_desc_t()
             dnnlCheck(dnnl_convolution_backward_data_desc_init(&desc, dnnl_convolution_direct, &dsrc, &wAny, &ddst,
@@ -239,7 +240,7 @@ public final class Conv2D: ParameterContainer {
             let prim = Primitive(&desc, hint: p.forward, what: "conv bwd data \(input)")
             p.backwardData = prim
             p.bwdWeightsMD = prim.md(dnnl_query_weights_md)
-            p.bwdWeights = FloatBuffer(count: memoryDescSize(p.bwdWeightsMD) / 4)
+            p.bwdWeights = FloatBuffer(count: (memoryDescSize(p.bwdWeightsMD) + 3) / 4)
             p.bwdReorder = Primitive(reorderFrom: p.plainWeightsMD, to: p.bwdWeightsMD)
         }
         p.bwdReorder!.execute([(DNNL_ARG_FROM, p.plainWeightsMD, weights),
@@ -260,10 +261,11 @@ public final class Conv2D: ParameterContainer {
                        inference: Bool) -> Activation {
         precondition(bn.channels == outChannels)
         precondition(!postOps.contains(.sum) || output != nil, "Conv2D.forwardFolded: .sum needs the output to add to")
-        let key = Key(shape: x.shape, layout: x.layout, inference: inference, folded: true, postOps: postOps)
+        let key = Key(shape: x.shape, layout: x.layout, precision: x.precision, inference: inference, folded: true,
+                      postOps: postOps)
         let p = plan(key, md: x.md)
-        let y = output ?? Activation(shape: p.outShape, layout: .blocked)
-        precondition(y.shape == p.outShape)
+        let y = output ?? Activation(shape: p.outShape, layout: .blocked, precision: x.precision)
+        precondition(y.shape == p.outShape && y.precision == x.precision)
         let count = weight.value.count
         if foldedWeights == nil {
             foldedWeights = FloatBuffer(count: count)

@@ -2,22 +2,22 @@ import CDNNL
 import Foundation
 
 /// oneDNN primitives for the engine's elementwise work (vectorised and threaded like the
-/// convolutions), one per operation, activation shape and layout and thread count.
+/// convolutions), one per operation, activation shape, layout, precision and thread count.
 final class ElementwisePrimitives: @unchecked Sendable {
     static let shared = ElementwisePrimitives()
     enum Operation: Hashable {
         case add, addReLU, reluBackward
-        /// dst = activation (f32) · mask (u8, 0 or 1).
+        /// dst = activation (f32 or bf16) · mask (u8, 0 or 1).
         case applyMask
     }
     private struct Key: Hashable {
-        let operation: Operation; let shape: BatchShape; let layout: Activation.Layout; let threads: Int
+        let operation: Operation; let shape: BatchShape; let layout: Activation.Layout; let precision: Precision; let threads: Int
     }
     private let lock = NSLock()
     private var primitives: [Key: Primitive] = [:]
 
     func primitive(_ operation: Operation, for a: Activation) -> Primitive {
-        let key = Key(operation: operation, shape: a.shape, layout: a.layout, threads: EngineThreads.current)
+        let key = Key(operation: operation, shape: a.shape, layout: a.layout, precision: a.precision, threads: EngineThreads.current)
         lock.lock()
         defer { lock.unlock() }
         if let p = primitives[key] { return p }

@@ -15,7 +15,7 @@ final class Pool2D {
     let stride: Int
     let padding: Int
 
-    private struct Key: Hashable { let shape: BatchShape; let inference: Bool }
+    private struct Key: Hashable { let shape: BatchShape; let precision: Precision; let inference: Bool }
     private final class Plan {
         let forward: Primitive
         let outShape: BatchShape
@@ -57,10 +57,10 @@ final class Pool2D {
         precondition(x.layout == .blocked, "Pool2D needs a blocked activation")
         precondition(x.shape.h + 2 * padding >= window && x.shape.w + 2 * padding >= window,
                      "Pool2D: input \(x.shape) smaller than window \(window)")
-        return plans.get(Key(shape: x.shape, inference: inference)) {
+        return plans.get(Key(shape: x.shape, precision: x.precision, inference: inference)) {
             let (out, right) = geometry(x.shape)
             var src = x.md
-            var dst = memoryDesc([out.n, out.c, out.h, out.w], blockedTag)
+            var dst = memoryDesc([out.n, out.c, out.h, out.w], blockedTag, x.precision.dnnlType)
             var desc = dnnl_pooling_desc_t()
             let k = [Int64(window), Int64(window)], st = [Int64(stride), Int64(stride)]
             let left = [Int64(padding), Int64(padding)]
@@ -75,7 +75,7 @@ final class Pool2D {
     /// workspace kept).
     func forward(_ x: Activation, inference: Bool = false) -> Activation {
         let p = plan(x, inference: inference)
-        let output = Activation(shape: p.outShape, layout: .blocked)
+        let output = Activation(shape: p.outShape, layout: .blocked, precision: x.precision)
         var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
             (DNNL_ARG_SRC, x.md, x.raw), (DNNL_ARG_DST, output.md, output.raw)]
         if let ws = p.workspace { args.append((DNNL_ARG_WORKSPACE, p.workspaceMD, ws.raw)) }
@@ -98,7 +98,7 @@ final class Pool2D {
                       "pool bwd desc \(x.shape)")
             p.backward = Primitive(&desc, hint: p.forward, what: "pool bwd \(x.shape)")
         }
-        let dx = Activation(shape: x.shape, layout: .blocked)
+        let dx = Activation(shape: x.shape, layout: .blocked, precision: x.precision)
         var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
             (DNNL_ARG_DIFF_DST, dy.md, dy.raw), (DNNL_ARG_DIFF_SRC, dx.md, dx.raw)]
         if let ws = p.workspace { args.append((DNNL_ARG_WORKSPACE, p.workspaceMD, ws.raw)) }

@@ -66,7 +66,7 @@ public final class BasicBlock: ParameterContainer {
             s1 = s
             addReLU(output, shortcutBN.forward(s, training: stats), into: output)
         } else if downsamples {
-            let s = Activation(shape: output.shape, layout: .blocked)
+            let s = Activation(shape: output.shape, layout: .blocked, precision: x.precision)
             downsampleA(x, into: s)
             addReLU(output, s, into: output)
         } else {
@@ -80,7 +80,7 @@ public final class BasicBlock: ParameterContainer {
     /// evaluation mode and folded: the shortcut is written to the output first, convB adds to it.
     private func forwardFolded(_ x: Activation, inference: Bool) -> Activation {
         let h1 = convA.forwardFolded(x, bn: bnA, postOps: [.relu], inference: inference)
-        let output = Activation(shape: h1.shape, layout: .blocked)
+        let output = Activation(shape: h1.shape, layout: .blocked, precision: x.precision)
         if let shortcutConv, let shortcutBN {
             _ = shortcutConv.forwardFolded(x, bn: shortcutBN, postOps: [], into: output, inference: inference)
         } else if downsamples {
@@ -104,7 +104,7 @@ public final class BasicBlock: ParameterContainer {
     func backward(_ dy: Activation, parameterGradient: Bool, inputGradient: Bool) -> Activation? {
         guard let saved = last else { preconditionFailure("BasicBlock.backward without a recording forward pass") }
         last = nil
-        let gradJoin = Activation(shape: dy.shape, layout: .blocked)
+        let gradJoin = Activation(shape: dy.shape, layout: .blocked, precision: dy.precision)
         let dxMain: Activation?
         var dxShortcut: Activation?
         switch saved {

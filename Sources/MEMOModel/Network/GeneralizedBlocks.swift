@@ -140,7 +140,7 @@ public final class SpecializedBlock: ParameterContainer {
             preconditionFailure("SpecializedBlock.backward without a recording forward pass")
         }
         lastOutput = nil; lastPoolInput = nil
-        let dy = Activation(shape: y.shape, layout: .blocked)
+        let dy = Activation(shape: y.shape, layout: .blocked, precision: y.precision)
         globalAveragePoolBackward(dFeatures, width: width, offset: offset, into: dy)
         var g: Activation? = averagePool?.backward(input: poolInput, gradOutput: dy) ?? dy
         if let stage, let gs = g {

@@ -35,6 +35,11 @@ public final class MEMONetwork: ParameterContainer {
     public private(set) var features: [Float] = []
     public private(set) var batchSize = 0
     private var input: [Int: Activation] = [:]
+    /// The number format of activations and convolutions in every pass (see `Precision`);
+    /// parameters are float32 either way. Not stored in checkpoints: a property of how a run
+    /// trains and evaluates, not of the network. Check `Precision.checkSupported()` before
+    /// setting bf16.
+    public var precision: Precision = .float32
     private var lastTraining = false
 
     /// Side of the square input images the pointer `forward` reads: the data pipeline's
@@ -137,12 +142,12 @@ public final class MEMONetwork: ParameterContainer {
     public func forward(_ batch: UnsafePointer<Float>, count n: Int, training: Bool) {
         precondition(!specialized.isEmpty && fc != nil, "forward before the first stage was added")
         let x: Activation
-        if let a = input[n], a.shape.h == inputSize { x = a } else {
+        if let a = input[n], a.shape.h == inputSize, a.precision == precision { x = a } else {
             if input.count > 3 { input.removeAll() }
-            x = Activation(shape: BatchShape(n: n, c: 3, h: inputSize, w: inputSize), layout: .plain)
+            x = Activation(shape: BatchShape(n: n, c: 3, h: inputSize, w: inputSize), layout: .plain, precision: precision)
             input[n] = x
         }
-        x.pointer.update(from: batch, count: x.shape.count)
+        x.load(batch)
         // A part keeps activations for backward only when it trains or a gradient passes
         // through it to the generalized blocks.
         func mode(_ state: PartState, gradientPasses: Bool) -> ForwardMode {

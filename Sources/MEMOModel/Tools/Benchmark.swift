@@ -58,12 +58,13 @@ public func releaseFreeActivationMemory() { ActivationPool.shared.trim() }
 /// batch, the figures are global images/s, and the allreduce of one step is timed on its own.
 public func runBenchmark(backbone: Backbone, blocks: Int, trainBatch: Int = 128, inferenceBatch: Int = 256,
                          inputSide: Int = NetworkInput.side, steps: Int = 5, repeats: Int = 3, classesPerStage: Int = 10,
-                         parallel: DataParallel = .single) -> BenchmarkResult {
+                         precision: Precision = .float32, parallel: DataParallel = .single) -> BenchmarkResult {
     precondition(blocks >= 1 && steps >= 1 && repeats >= 1 && trainBatch >= 1 && inferenceBatch >= 1,
                  "the benchmark needs at least one block, step, repeat and image")
     var rng = MEMORandom(seed: 1)
     let net = MEMONetwork(backbone: backbone, rng: &rng)
     net.inputSize = inputSide
+    net.precision = precision
     let image = 3 * inputSide * inputSide
     for _ in 0..<blocks { net.addStage(newClasses: classesPerStage, rng: &rng) }
     net.configureTraining(trainBase: true, trainAdaptive: false)

@@ -90,7 +90,7 @@ extension MEMOConfig {
         "milestones": "--milestones", "lrate_decay": "--lrate_decay", "weight_decay": "--weight_decay",
         "batch_size": "--batch_size", "scheduler": "--scheduler", "t_max": "--t_max", "alpha_aux": "--alpha_aux",
         "train_base": "--train_base", "train_adaptive": "--train_adaptive", "eval_every": "--eval-every",
-        "threads": "--threads", "ranks": "mpirun -np", "run_id": "run id",
+        "threads": "--threads", "ranks": "mpirun -np", "precision": "--precision", "run_id": "run id",
     ]
 
     /// A field's value as a person reads it ("unset" for an absent optional).

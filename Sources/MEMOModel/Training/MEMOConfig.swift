@@ -63,6 +63,10 @@ public struct MEMOConfig: Codable, Equatable, Sendable {
     /// split every batch, so a run is reproducible given its rank count too. Nil in checkpoints
     /// written before it was recorded.
     public var ranks: Int? = nil
+    /// Number format of activations and convolutions (`--precision`); nil is float32 (and what
+    /// checkpoints written before it was recorded hold). bf16 changes the results, so a resume
+    /// keeps it.
+    public var precision: Precision? = nil
     /// Identifies one run: drawn at random when its first stage starts, kept by `--resume`, so
     /// stages of two runs in one folder are told apart. Nil in checkpoints written before it was
     /// recorded.
@@ -82,7 +86,7 @@ public struct MEMOConfig: Codable, Equatable, Sendable {
         case initLRDecay = "init_lr_decay", initWeightDecay = "init_weight_decay", epochs, lrate, milestones
         case lrateDecay = "lrate_decay", weightDecay = "weight_decay", batchSize = "batch_size", scheduler
         case tMax = "t_max", alphaAux = "alpha_aux", trainBase = "train_base", trainAdaptive = "train_adaptive"
-        case evalEvery = "eval_every", threads, ranks, runID = "run_id"
+        case evalEvery = "eval_every", threads, ranks, precision, runID = "run_id"
     }
 
     /// The learning-rate schedule of a stage, as the reference builds it.

@@ -77,6 +77,9 @@ public final class MEMOTrainer {
         self.split = split
         var rng = MEMORandom(seed: UInt64(config.seed))
         self.network = MEMONetwork(backbone: backbone, rng: &rng)
+        let precision = config.precision ?? .float32
+        try precision.checkSupported()
+        network.precision = precision
         self.rng = rng
         trainLabels = dataset.train.labels.map { split.newLabel(original: $0) }
         testLabels = dataset.test.labels.map { split.newLabel(original: $0) }

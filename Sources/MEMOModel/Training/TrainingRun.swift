@@ -31,6 +31,7 @@ public struct TrainingRequest: Sendable {
         }
         if case .new = start {
             try config.validate()
+            try config.precision?.checkSupported()
             if let budget = memoryBudget {
                 do { _ = try parseByteSize(budget) } catch {
                     throw ConfigError(flag: "--memory-budget", value: budget, allowed: "is not a byte size (e.g. 23.54MiB, 24684160, 512KiB)")
@@ -171,7 +172,7 @@ public final class TrainingRun {
         trainer.progress = progress
         if let last = checkpoints.last { trainer.log("resuming \(folder) after stage \(last.stage) (\(Checkpoint.fileName(stage: last.stage)))") }
         for note in notes { trainer.log("note: " + note) }
-        trainer.log("engine: \(engineDescription)" + (parallel.ranks > 1 ? "; \(parallel.ranks) MPI ranks, each its shard of every batch" : ""))
+        trainer.log("engine: \(engineDescription), \(trainer.network.precision) activations" + (parallel.ranks > 1 ? "; \(parallel.ranks) MPI ranks, each its shard of every batch" : ""))
         trainer.log("run folder \(folder) (run id \(config.runID ?? "none")); dataset \(data.name): \(data.train.count) train / "
             + "\(data.test.count) test images, \(classCount) classes, tasks \(split.taskSizes); \(config.backbone.rawValue), "
             + "memory \(config.memorySize)")
