@@ -238,7 +238,7 @@ struct BFloat16Tests {
         #expect(bad.status != 0 && bad.stderr.contains("fp16"))
     }
 
-    /// A bf16 run trains and writes stages that load (as float32 networks) and evaluate.
+    /// A bf16 run trains and writes stages that load and re-evaluate identically.
     @Test func tinyRunTrains() throws {
         var c = TinyRun.config()
         c.precision = .bfloat16
@@ -252,6 +252,10 @@ struct BFloat16Tests {
         #expect(t.network.precision == .bfloat16)
         let last = try Checkpoint.read(dir + "/" + Checkpoint.fileName(stage: 1))
         #expect(last.config.precision == .bfloat16)
+        // Rebuilt in the run's precision, its evaluation reproduces the stored one exactly.
+        #expect(try last.makeNetwork().precision == .bfloat16)
+        let again = try EvaluateReport.run(checkpoint: last, path: "stage-01.h5", dataset: TinyRun.dataset())
+        #expect(again.cnnDiffering == 0 && again.nmeDiffering == 0 && again.evaluation == last.evaluation)
         #expect(t.results.count == 2 && t.results.allSatisfy { $0.evaluation.cnn.top1.isFinite && $0.evaluation.cnn.top1 > 0 })
     }
 }

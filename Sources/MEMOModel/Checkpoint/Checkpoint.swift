@@ -335,7 +335,9 @@ extension Checkpoint {
         }
     }
 
-    /// Rebuilds the grown network of this stage with its weights and running statistics.
+    /// Rebuilds the grown network of this stage with its weights and running statistics, in the
+    /// run's precision where this CPU path runs it (so evaluate and classify reproduce a bf16
+    /// run's own evaluation), else float32.
     public func makeNetwork() throws -> MEMONetwork {
         let net = Checkpoint.makeNetwork(backbone: backbone, taskSizes: taskSizes)
         for (name, p) in net.namedParameters() {
@@ -346,6 +348,7 @@ extension Checkpoint {
         }
         net.generalizedState = generalizedState
         net.specializedStates = specializedStates
+        if let p = config.precision, (try? p.checkSupported()) != nil { net.precision = p }
         return net
     }
 }
