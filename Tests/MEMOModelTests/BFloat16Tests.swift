@@ -254,6 +254,7 @@ struct BFloat16Tests {
         #expect(last.config.precision == .bfloat16)
         // Rebuilt in the run's precision, its evaluation reproduces the stored one exactly.
         #expect(try last.makeNetwork().precision == .bfloat16)
+        #expect(try CheckpointModel.read(dir + "/" + Checkpoint.fileName(stage: 1), classMeans: false).network.precision == .bfloat16)
         let again = try EvaluateReport.run(checkpoint: last, path: "stage-01.h5", dataset: TinyRun.dataset())
         #expect(again.cnnDiffering == 0 && again.nmeDiffering == 0 && again.evaluation == last.evaluation)
         #expect(t.results.count == 2 && t.results.allSatisfy { $0.evaluation.cnn.top1.isFinite && $0.evaluation.cnn.top1 > 0 })

@@ -348,7 +348,7 @@ extension Checkpoint {
         }
         net.generalizedState = generalizedState
         net.specializedStates = specializedStates
-        if let p = config.precision, (try? p.checkSupported()) != nil { net.precision = p }
+        net.precision = Precision.forRebuilt(config.precision)
         return net
     }
 }

@@ -54,6 +54,7 @@ public struct CheckpointModel {
         let config = try Checkpoint.readConfig(f, path: path)
         let (backbone, stage, classNames, order, sizes) = try Checkpoint.readClasses(f, path: path)
         let network = try Checkpoint.readNetwork(f, path: path, backbone: backbone, taskSizes: sizes)
+        network.precision = Precision.forRebuilt(config.precision)
         let stored = try f.shape(of: "memory/images")
         guard stored.count == 4 else {
             throw CheckpointError.inconsistent(path: path, reason: "memory/images has shape \(stored), expected [count, H, W, C]")

@@ -37,6 +37,13 @@ public enum Precision: String, Codable, Sendable, CaseIterable, CustomStringConv
         return isa & bf16 == bf16
     }
 
+    /// What a network rebuilt from a run recorded with `recorded` (nil: float32) computes in
+    /// here: the run's precision where this CPU path runs it, else float32.
+    public static func forRebuilt(_ recorded: Precision?) -> Precision {
+        guard let recorded, (try? recorded.checkSupported()) != nil else { return .float32 }
+        return recorded
+    }
+
     /// Throws when this CPU path cannot run the precision natively.
     public func checkSupported() throws {
         if self == .bfloat16 && !Precision.bfloat16Supported {
