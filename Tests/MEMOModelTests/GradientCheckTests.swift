@@ -16,6 +16,15 @@ struct GradientCheckTests {
         return Tensor(shape: shape, data: (0..<n).map { _ in Float(rng.normal() * scale) })
     }
 
+    /// Non-trivial running statistics for specialized block 0's batch norms (the frozen block's
+    /// eval-mode BN): means and variance offsets of scale 0.2, seeded by name.
+    static func setFrozenBlockStatistics(_ net: MEMONetwork) {
+        for (name, p) in net.namedParameters() where name.hasPrefix("specialized.0") && p.kind == .runningStatistic {
+            let t = randomTensor(p.shape, seed: UInt64(name.count), scale: 0.2)
+            p.value.data = name.hasSuffix("runningVar") ? t.data.map { 1 + $0 } : t.data
+        }
+    }
+
     static func dot(_ a: Tensor, _ b: Tensor) -> Double {
         zip(a.data, b.data).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
     }
@@ -208,11 +217,7 @@ struct GradientCheckTests {
         net.addStage(newClasses: 3, rng: &rng)
         if stages == 2 { net.addStage(newClasses: 2, rng: &rng) }
         net.configureTraining(trainBase: trainBase, trainAdaptive: trainAdaptive)
-        // Non-trivial running statistics for the frozen block's eval-mode BN.
-        for (name, p) in net.namedParameters() where name.hasPrefix("specialized.0") && p.kind == .runningStatistic {
-            let t = Self.randomTensor(p.shape, seed: UInt64(name.count), scale: 0.2)
-            p.value.data = name.hasSuffix("runningVar") ? t.data.map { 1 + $0 } : t.data
-        }
+        Self.setFrozenBlockStatistics(net)
         let x = Self.randomTensor([4, 3, 32, 32], seed: 22)
         let labels = stages == 2 ? [0, 4, 2, 3] : [0, 1, 2, 1], aux = stages == 2 ? [0, 2, 0, 1] : [1, 2, 3, 2]
         let stats = net.namedParameters().filter { $0.1.kind == .runningStatistic }.map { ($0.1, $0.1.value) }
