@@ -72,9 +72,32 @@ enum TinyRun {
         return t
     }
 
+    /// A new folder under the system's temporary folder, removed when the test process exits
+    /// (several hold shared fixtures that outlive any one test).
     static func temporaryDirectory(_ name: String) -> String {
         let dir = NSTemporaryDirectory() + "memo-tests-\(name)-\(UUID().uuidString)"
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        TemporaryFolders.shared.add(dir)
         return dir
+    }
+}
+
+/// The folders `TinyRun.temporaryDirectory` made, removed at exit.
+final class TemporaryFolders: @unchecked Sendable {
+    static let shared = TemporaryFolders()
+    private let lock = NSLock()
+    private var paths: [String] = []
+
+    private init() {
+        atexit { TemporaryFolders.shared.removeAll() }
+    }
+
+    func add(_ path: String) { lock.lock(); paths.append(path); lock.unlock() }
+
+    private func removeAll() {
+        lock.lock()
+        defer { lock.unlock() }
+        for p in paths { try? FileManager.default.removeItem(atPath: p) }
+        paths.removeAll()
     }
 }
