@@ -25,6 +25,22 @@ final class DNNLContext: @unchecked Sendable {
     let engine: dnnl_engine_t
     let stream: dnnl_stream_t
     let lock = NSLock()
+    /// The scratchpad every primitive runs with (oneDNN's "user" scratchpad mode), grown to the
+    /// largest a primitive asked for. One buffer serves all: executions are serialised by `lock`.
+    /// (oneDNN's own "library" mode keeps a thread-local buffer sized when a primitive is
+    /// created, which breaks when it is created on one thread and run on another.)
+    private var scratchpad: UnsafeMutableRawPointer?
+    private var scratchpadBytes = 0
+
+    /// A scratchpad of at least `bytes`; call with `lock` held.
+    func scratchpad(bytes: Int) -> UnsafeMutableRawPointer {
+        if bytes > scratchpadBytes {
+            scratchpad?.deallocate()
+            scratchpad = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+            scratchpadBytes = bytes
+        }
+        return scratchpad!
+    }
 
     private init() {
         var e: dnnl_engine_t?
@@ -106,15 +122,17 @@ final class Primitive {
     let primitive: dnnl_primitive_t
     /// oneDNN threads this primitive was created for and runs with.
     let threads: Int
+    /// The scratchpad it needs at execution (0 bytes for most).
+    private let scratchpadMD: dnnl_memory_desc_t
+    private let scratchpadBytes: Int
 
     /// Creates from an op descriptor (conv, batch norm, ...). `hint` is the forward primitive
     /// descriptor for backward primitives.
     init<Desc>(_ desc: inout Desc, hint: Primitive? = nil, postOps: [PostOp] = [], what: String) {
         threads = EngineThreads.current
         EngineThreads.apply(threads)
-        var attr: dnnl_primitive_attr_t?
+        let attr = Primitive.attributes()
         if !postOps.isEmpty {
-            dnnlCheck(dnnl_primitive_attr_create(&attr), "primitive_attr_create")
             var ops: dnnl_post_ops_t?
             dnnlCheck(dnnl_post_ops_create(&ops), "post_ops_create")
             for op in postOps {
@@ -126,7 +144,7 @@ final class Primitive {
             dnnlCheck(dnnl_primitive_attr_set_post_ops(attr, ops), "primitive_attr_set_post_ops")
             dnnl_post_ops_destroy(ops)
         }
-        defer { if let attr { dnnl_primitive_attr_destroy(attr) } }
+        defer { dnnl_primitive_attr_destroy(attr) }
         var pd: dnnl_primitive_desc_t?
         let status = withUnsafePointer(to: &desc) {
             dnnl_primitive_desc_create(&pd, UnsafeRawPointer($0), attr, DNNLContext.shared.engine, hint?.pd)
@@ -136,6 +154,16 @@ final class Primitive {
         var p: dnnl_primitive_t?
         dnnlCheck(dnnl_primitive_create(&p, self.pd), "primitive_create(\(what))")
         self.primitive = p!
+        scratchpadMD = dnnl_primitive_desc_query_md(self.pd, dnnl_query_scratchpad_md, 0)!.pointee
+        scratchpadBytes = memoryDescSize(scratchpadMD)
+    }
+
+    /// Attributes every primitive is created with: the scratchpad passed at execution.
+    private static func attributes() -> dnnl_primitive_attr_t {
+        var attr: dnnl_primitive_attr_t?
+        dnnlCheck(dnnl_primitive_attr_create(&attr), "primitive_attr_create")
+        dnnlCheck(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "set_scratchpad_mode")
+        return attr!
     }
 
     /// A reorder between two memory descriptors.
@@ -144,12 +172,16 @@ final class Primitive {
         EngineThreads.apply(threads)
         var s = src, d = dst
         let engine = DNNLContext.shared.engine
+        let attr = Primitive.attributes()
+        defer { dnnl_primitive_attr_destroy(attr) }
         var pd: dnnl_primitive_desc_t?
-        dnnlCheck(dnnl_reorder_primitive_desc_create(&pd, &s, engine, &d, engine, nil), "reorder pd")
+        dnnlCheck(dnnl_reorder_primitive_desc_create(&pd, &s, engine, &d, engine, attr), "reorder pd")
         self.pd = pd!
         var p: dnnl_primitive_t?
         dnnlCheck(dnnl_primitive_create(&p, self.pd), "reorder primitive")
         self.primitive = p!
+        scratchpadMD = dnnl_primitive_desc_query_md(self.pd, dnnl_query_scratchpad_md, 0)!.pointee
+        scratchpadBytes = memoryDescSize(scratchpadMD)
     }
 
     deinit {
@@ -183,6 +215,13 @@ final class Primitive {
             execArgs.append(dnnl_exec_arg_t(arg: arg, memory: m!))
         }
         ctx.lock.lock()
+        if scratchpadBytes > 0 {
+            var m: dnnl_memory_t?
+            var desc = scratchpadMD
+            dnnlCheck(dnnl_memory_create(&m, &desc, ctx.engine, ctx.scratchpad(bytes: scratchpadBytes)), "memory_create scratchpad")
+            mems.append(m!)
+            execArgs.append(dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD, memory: m!))
+        }
         EngineThreads.apply(threads)
         dnnlCheck(dnnl_primitive_execute(primitive, ctx.stream, Int32(execArgs.count), execArgs), "execute")
         dnnlCheck(dnnl_stream_wait(ctx.stream), "stream_wait")
