@@ -305,7 +305,7 @@ extension Checkpoint {
     static func readNetwork(_ f: HDF5File, path: String, backbone: Backbone, taskSizes sizes: [Int]) throws -> MEMONetwork {
         let network = makeNetwork(backbone: backbone, taskSizes: sizes)
         for (name, p) in network.namedParameters() {
-            p.value = Tensor(shape: p.shape, data: try f.readFloats("model/" + name, expectedShape: p.shape))
+            try f.readFloats("model/" + name, expectedShape: p.shape, into: &p.value.data)
         }
         let trainable = try f.readInt64s("model_state/trainable").values
         let batchStats = try f.readInt64s("model_state/batch_statistics").values

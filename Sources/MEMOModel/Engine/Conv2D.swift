@@ -5,8 +5,9 @@ import CDNNL
 /// without bias; ConvNet2 adds a bias; the ImageNet ResNet-18 has a 7x7 stride-2 stem (padding 3)
 /// and 1x1 stride-2 shortcut projections.
 ///
-/// Weights are kept plain (OIHW, float32) in `weight`; each pass reorders them into the layout
-/// (and, for bf16 activations, the bf16 type) oneDNN's kernel asked for (a few KB, negligible)
+/// Weights are kept plain (OIHW, float32) in `weight`; each pass reorders them into a pooled
+/// buffer in the layout (and, for bf16 activations, the bf16 type) oneDNN's kernel asked for (a
+/// few KB, negligible)
 /// and the weight gradient, float32 in either precision, back to OIHW. Activations are
 /// `nChw16c`, except the input of the first convolution (plain NCHW with 3 channels).
 ///
@@ -45,11 +46,9 @@ public final class Conv2D: ParameterContainer {
         let outShape: BatchShape
         let plainWeightsMD: dnnl_memory_desc_t
         let fwdWeightsMD: dnnl_memory_desc_t
-        let fwdWeights: FloatBuffer
         let fwdReorder: Primitive
         var backwardData: Primitive?
         var bwdWeightsMD = dnnl_memory_desc_t()
-        var bwdWeights: FloatBuffer?
         var bwdReorder: Primitive?
         var backwardWeights: Primitive?
         var diffWeightsMD = dnnl_memory_desc_t()
@@ -62,7 +61,6 @@ public final class Conv2D: ParameterContainer {
             self.outShape = outShape
             self.plainWeightsMD = plainWeightsMD
             self.fwdWeightsMD = forward.md(dnnl_query_weights_md)
-            self.fwdWeights = FloatBuffer(count: (memoryDescSize(fwdWeightsMD) + 3) / 4)
             self.fwdReorder = Primitive(reorderFrom: plainWeightsMD, to: fwdWeightsMD)
         }
     }
@@ -163,12 +161,13 @@ public final class Conv2D: ParameterContainer {
     func forward(_ x: Activation, inference: Bool = false) -> Activation {
         let p = plan(for: x, inference: inference)
         let output = Activation(shape: p.outShape, layout: .blocked, precision: x.precision)
+        let kernelWeights = Self.buffer(for: p.fwdWeightsMD)
         weight.value.data.withUnsafeMutableBytes { w in
             p.fwdReorder.execute([(DNNL_ARG_FROM, p.plainWeightsMD, w.baseAddress!),
-                                  (DNNL_ARG_TO, p.fwdWeightsMD, p.fwdWeights.raw)])
+                                  (DNNL_ARG_TO, p.fwdWeightsMD, kernelWeights.raw)])
         }
         var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
-            (DNNL_ARG_SRC, x.md, x.raw), (DNNL_ARG_WEIGHTS, p.fwdWeightsMD, p.fwdWeights.raw),
+            (DNNL_ARG_SRC, x.md, x.raw), (DNNL_ARG_WEIGHTS, p.fwdWeightsMD, kernelWeights.raw),
             (DNNL_ARG_DST, output.md, output.raw)]
         if let bias {
             bias.value.data.withUnsafeMutableBytes { b in
@@ -247,13 +246,13 @@ public final class Conv2D: ParameterContainer {
             let prim = Primitive(&desc, hint: p.forward, what: "conv bwd data \(input)")
             p.backwardData = prim
             p.bwdWeightsMD = prim.md(dnnl_query_weights_md)
-            p.bwdWeights = FloatBuffer(count: (memoryDescSize(p.bwdWeightsMD) + 3) / 4)
             p.bwdReorder = Primitive(reorderFrom: p.plainWeightsMD, to: p.bwdWeightsMD)
         }
+        let kernelWeights = Self.buffer(for: p.bwdWeightsMD)
         p.bwdReorder!.execute([(DNNL_ARG_FROM, p.plainWeightsMD, weights),
-                               (DNNL_ARG_TO, p.bwdWeightsMD, p.bwdWeights!.raw)])
+                               (DNNL_ARG_TO, p.bwdWeightsMD, kernelWeights.raw)])
         p.backwardData!.execute([(DNNL_ARG_DIFF_DST, dy.md, dy.raw),
-                                 (DNNL_ARG_WEIGHTS, p.bwdWeightsMD, p.bwdWeights!.raw),
+                                 (DNNL_ARG_WEIGHTS, p.bwdWeightsMD, kernelWeights.raw),
                                  (DNNL_ARG_DIFF_SRC, dx.md, dx.raw)])
         return dx
     }
@@ -274,23 +273,32 @@ public final class Conv2D: ParameterContainer {
         let y = output ?? Activation(shape: p.outShape, layout: .blocked, precision: x.precision)
         precondition(y.shape == p.outShape && y.precision == x.precision)
         let count = weight.value.count
-        if foldedWeights == nil {
-            foldedWeights = FloatBuffer(count: count)
-            foldedBias = FloatBuffer(count: outChannels)
+        // An inference pass needs the folded weights only for this call; a frozen training pass
+        // keeps them for `backwardDataFolded`.
+        let folded: (weights: FloatBuffer, bias: FloatBuffer)
+        if inference {
+            folded = (FloatBuffer(count: count, pooled: true), FloatBuffer(count: outChannels, pooled: true))
+        } else {
+            if foldedWeights == nil {
+                foldedWeights = FloatBuffer(count: count)
+                foldedBias = FloatBuffer(count: outChannels)
+            }
+            folded = (foldedWeights!, foldedBias!)
         }
         let (scale, shift) = bn.evaluationAffine()
         let perOutput = count / outChannels
-        let fw = foldedWeights!.pointer, fb = foldedBias!.pointer
+        let fw = folded.weights.pointer, fb = folded.bias.pointer
         weight.value.data.withUnsafeBufferPointer { w in
             for o in 0..<outChannels {
                 for i in 0..<perOutput { fw[o * perOutput + i] = w[o * perOutput + i] * scale[o] }
                 fb[o] = (bias?.value.data[o] ?? 0) * scale[o] + shift[o]
             }
         }
-        p.fwdReorder.execute([(DNNL_ARG_FROM, p.plainWeightsMD, foldedWeights!.raw),
-                              (DNNL_ARG_TO, p.fwdWeightsMD, p.fwdWeights.raw)])
-        p.forward.execute([(DNNL_ARG_SRC, x.md, x.raw), (DNNL_ARG_WEIGHTS, p.fwdWeightsMD, p.fwdWeights.raw),
-                           (DNNL_ARG_BIAS, biasMD, foldedBias!.raw), (DNNL_ARG_DST, y.md, y.raw)])
+        let kernelWeights = Self.buffer(for: p.fwdWeightsMD)
+        p.fwdReorder.execute([(DNNL_ARG_FROM, p.plainWeightsMD, folded.weights.raw),
+                              (DNNL_ARG_TO, p.fwdWeightsMD, kernelWeights.raw)])
+        p.forward.execute([(DNNL_ARG_SRC, x.md, x.raw), (DNNL_ARG_WEIGHTS, p.fwdWeightsMD, kernelWeights.raw),
+                           (DNNL_ARG_BIAS, biasMD, folded.bias.raw), (DNNL_ARG_DST, y.md, y.raw)])
         lastFolded = inference ? nil : (p, x.shape, x.layout)
         return y
     }
@@ -301,6 +309,13 @@ public final class Conv2D: ParameterContainer {
         guard let (p, input, layout) = lastFolded else { preconditionFailure("Conv2D.backwardDataFolded without forwardFolded") }
         precondition(dy.shape == p.outShape)
         return backwardData(p, input: input, layout: layout, gradOutput: dy, weights: foldedWeights!.raw)
+    }
+
+    /// A buffer for weights in a kernel's layout, for one pass: taken from the activation pool and
+    /// given back when the pass drops it, so the network's convolutions share a few such buffers
+    /// instead of each keeping its own.
+    private static func buffer(for md: dnnl_memory_desc_t) -> FloatBuffer {
+        FloatBuffer(count: (memoryDescSize(md) + 3) / 4, pooled: true)
     }
 
     /// Drops cached primitives and buffers (after training, to free memory).

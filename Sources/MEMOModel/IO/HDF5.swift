@@ -547,6 +547,27 @@ public final class HDF5File {
 
     private func readNumeric<T: Numeric>(_ name: String, as: T.Type, kind: NumericKind,
                                          expectedShape: [Int]?) throws -> (values: [T], shape: [Int]) {
+        var values: [T] = []
+        let shape = try readNumeric(name, kind: kind, elementSize: MemoryLayout<T>.stride, expectedShape: expectedShape) { count, read in
+            values = [T](repeating: 0, count: count)
+            try values.withUnsafeMutableBytes(read)
+        }
+        return (values, shape)
+    }
+
+    /// Reads a float dataset of `expectedShape` into `values`, which holds that many elements
+    /// (a caller that already owns the storage: no second copy of a large tensor).
+    public func readFloats(_ name: String, expectedShape: [Int], into values: inout [Float]) throws {
+        _ = try readNumeric(name, kind: .float, elementSize: 4, expectedShape: expectedShape) { count, read in
+            precondition(values.count == count, "readFloats(into:): \(values.count) elements for \(count)")
+            try values.withUnsafeMutableBytes(read)
+        }
+    }
+
+    /// Opens and checks a numeric dataset, then `fill(count, read)`: `fill` provides storage for
+    /// `count` elements and calls `read` with it (not at all for an empty dataset).
+    private func readNumeric(_ name: String, kind: NumericKind, elementSize: Int, expectedShape: [Int]?,
+                             fill: (Int, (UnsafeMutableRawBufferPointer) throws -> Void) throws -> Void) throws -> [Int] {
         let (dataset, canonical) = try openDataset(name)
         defer { H5Dclose(dataset) }
         let type = H5Dget_type(dataset)
@@ -567,13 +588,12 @@ public final class HDF5File {
             throw HDF5Error.tooLarge(path: path, name: canonical, elements: Int.max)
         }
         let expands = try checkStorage(dataset, elements: count, name: canonical)
-        try checkDecodedSize(elements: count, storedSize: H5Tget_size(type), memorySize: MemoryLayout<T>.stride,
+        try checkDecodedSize(elements: count, storedSize: H5Tget_size(type), memorySize: elementSize,
                              filtered: expands, name: canonical)
-        var values = [T](repeating: 0, count: count)
-        if count > 0 {
-            try values.withUnsafeMutableBytes { try read(dataset, memoryType: kind.memoryType, into: $0, name: canonical) }
+        try fill(count) { buffer in
+            if count > 0 { try read(dataset, memoryType: kind.memoryType, into: buffer, name: canonical) }
         }
-        return (values, shape)
+        return shape
     }
 
     /// Reads all of `dataset` into `buffer` with error detection on (libhdf5's default, set here
