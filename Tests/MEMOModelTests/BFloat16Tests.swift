@@ -220,6 +220,9 @@ struct BFloat16Tests {
         #expect(try JSONDecoder().decode(MEMOConfig.self, from: Data(json.utf8)).precision == .bfloat16)
         #expect(c.differences(from: MEMOConfig()) == ["precision"])
         #expect(!MEMOConfig.resumableFields.contains("precision"))
+        // Absent (every run recorded before the flag) reads as the default, so `--resume DIR
+        // --precision fp32` changes nothing there.
+        #expect(MEMOConfig().fieldText("precision") == "fp32" && c.fieldText("precision") == "bf16")
         #expect(Precision(name: "bfloat16") == .bfloat16 && Precision(name: "FP32") == .float32 && Precision(name: "fp16") == nil)
     }
 

@@ -93,8 +93,10 @@ extension MEMOConfig {
         "threads": "--threads", "ranks": "mpirun -np", "precision": "--precision", "run_id": "run id",
     ]
 
-    /// A field's value as a person reads it ("unset" for an absent optional).
+    /// A field's value as a person reads it ("unset" for an absent optional; an absent precision
+    /// is its default, fp32, so `--precision fp32` on a run recorded without one changes nothing).
     public func fieldText(_ field: String) -> String {
+        if field == "precision" { return (precision ?? .float32).rawValue }
         guard let text = (try? MEMOConfig.flatJSON(self))?[field] else { return "unset" }
         return text.hasPrefix("\"") && text.hasSuffix("\"") ? String(text.dropFirst().dropLast()) : text
     }
