@@ -58,16 +58,26 @@ struct GradientCheckTests {
         return a
     }
 
-    @Test(arguments: [(16, 16, 1), (16, 32, 2), (3, 16, 1)])
-    func conv2D(inC: Int, outC: Int, stride: Int) {
+    /// (in, out, stride, batch, side). The last case is a training step's shape, where oneDNN
+    /// picks Winograd kernels on AVX-512 (training passes let it choose the algorithm).
+    @Test(arguments: [(16, 16, 1, 2, 8), (16, 32, 2, 2, 8), (3, 16, 1, 2, 8), (16, 16, 1, 16, 32)])
+    func conv2D(inC: Int, outC: Int, stride: Int, batch: Int, side: Int) {
         var rng = MEMORandom(seed: 1)
         let conv = Conv2D(inChannels: inC, outChannels: outC, stride: stride, rng: &rng)
         let layout: Activation.Layout = inC == 3 ? .plain : .blocked
-        var xT = Self.randomTensor([2, inC, 8, 8], seed: 2)
-        let outShape = [2, outC, 8 / stride, 8 / stride]
+        var xT = Self.randomTensor([batch, inC, side, side], seed: 2)
+        let outShape = [batch, outC, side / stride, side / stride]
         let r = Self.randomTensor(outShape, seed: 3)
         let x = activation(xT, layout: layout)
-        _ = conv.forward(x)
+        let y = conv.forward(x).toTensor()
+        if side == 32 {
+            // The training kernel against the direct inference kernel on the same input.
+            let direct = conv.forward(x, inference: true).toTensor()
+            let scale = direct.data.map(abs).max()!
+            let difference = zip(y.data, direct.data).map { abs($0 - $1) }.max()!
+            #expect(difference <= 1e-5 * scale, "\(conv.implementations(for: x)) vs direct: \(difference) of \(scale)")
+            print("conv 16->16 at [\(batch), 16, 32, 32]: training kernel \(conv.implementations(for: x))")
+        }
         let dy = activation(r, layout: .blocked)
         let dx = conv.backward(input: x, gradOutput: dy, inputGradient: inC != 3, weightGradient: true)
         var w = conv.weight.value.data

@@ -6,9 +6,8 @@ import CDNNL
 /// and 1x1 stride-2 shortcut projections.
 ///
 /// Weights are kept plain (OIHW, float32) in `weight`; each pass reorders them into a pooled
-/// buffer in the layout (and, for bf16 activations, the bf16 type) oneDNN's kernel asked for (a
-/// few KB, negligible)
-/// and the weight gradient, float32 in either precision, back to OIHW. Activations are
+/// buffer in the layout (and, for bf16 activations, the type) oneDNN's kernel asked for, and the
+/// weight gradient, float32 in either precision, back to OIHW. Activations are
 /// `nChw16c`, except the input of the first convolution (plain NCHW with 3 channels).
 ///
 /// Shapes: input [N, inChannels, H, W] -> output [N, outChannels, H', W'] with
