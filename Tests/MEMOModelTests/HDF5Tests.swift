@@ -294,7 +294,7 @@ struct HDF5Tests {
         }
     }
 
-    @Test("readFloats(expectedShape:) throws .wrongShape with a one-line message")
+    @Test("readFloats(expectedShape:) and readFloats(expectedShape:into:) throw .wrongShape with a one-line message")
     func wrongShape() throws {
         try withTemporaryFolder { folder in
             let path = folder + "/shape.h5"
@@ -307,6 +307,12 @@ struct HDF5Tests {
             }
             #expect(error.description == "\(path): dataset 'model/fc.weight' has shape [10, 64], expected [10, 128]")
             #expect(try file.readFloats("model/fc.weight", expectedShape: [10, 64]).count == 640)
+            // Into the caller's storage: the values land there; a wrong shape leaves it untouched.
+            var storage = [Float](repeating: 7, count: 640)
+            #expect(throws: error) { try file.readFloats("model/fc.weight", expectedShape: [10, 128], into: &storage) }
+            #expect(storage.allSatisfy { $0 == 7 })
+            try file.readFloats("model/fc.weight", expectedShape: [10, 64], into: &storage)
+            #expect(storage.allSatisfy { $0 == 1 })
         }
     }
 
