@@ -29,7 +29,7 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         .systemLibrary(name: "CZip", pkgConfig: "libzip", providers: [.apt(["libzip-dev"])]),
-        .systemLibrary(name: "CRSVG", pkgConfig: "librsvg-2.0", providers: [.apt(["librsvg2-dev"])]),
+        .systemLibrary(name: "CRSVG", providers: [.apt(["librsvg2-2"])]),
         .target(
             name: "MEMOModel",
             dependencies: ["CHDF5", "CPNG", "CTurboJPEG", "CDNNL", "CZlib", "CMPI", "CZip", "CRSVG"],

@@ -1,8 +1,8 @@
 import CRSVG
 import Foundation
 
-// SVG to pixels with librsvg and Cairo (Debian's librsvg2-dev): text is shaped by Pango in
-// DejaVu Sans (fonts-dejavu-core) and everything is anti-aliased. The charts' PNG outputs are
+// SVG to pixels with librsvg and Cairo (Debian's librsvg2-2, loaded on first use): text is shaped
+// by Pango in DejaVu Sans (fonts-dejavu-core) and everything is anti-aliased. The charts' PNG outputs are
 // the same SVG documents the HTML report inlines.
 
 /// A chart could not be rendered; the message is librsvg's or Cairo's.
@@ -26,30 +26,24 @@ extension SVGDocument {
         let w = Int((width * scale).rounded()), h = Int((height * scale).rounded())
         guard w > 0, h > 0, w <= pngMaxSide, h <= pngMaxSide else { throw PlotRenderError.size(width: w, height: h) }
         let bytes = Array(svg.utf8)
-        var surface: OpaquePointer?
+        var argb: UnsafeMutablePointer<UInt32>?
         var message: UnsafeMutablePointer<CChar>?
         let status = bytes.withUnsafeBufferPointer { buffer in
-            swrsvg_render(buffer.baseAddress, buffer.count, Int32(w), Int32(h), &surface, &message)
+            swrsvg_render(buffer.baseAddress, buffer.count, Int32(w), Int32(h), &argb, &message)
         }
-        guard status == 0, let surface else {
+        guard status == 0, let argb else {
             let text = message.map { String(cString: $0) } ?? "unknown error"
-            g_free(message)
+            free(message)
             throw PlotRenderError.render(text)
         }
-        defer { cairo_surface_destroy(surface) }
+        defer { free(argb) }
         // ARGB32: one native-endian 32-bit word per pixel, premultiplied; opaque here (white below).
-        let stride = Int(cairo_image_surface_get_stride(surface))
-        guard let data = cairo_image_surface_get_data(surface) else { throw PlotRenderError.render("no pixel data") }
         var pixels = [UInt8](repeating: 0, count: w * h * 3)
-        for y in 0..<h {
-            let row = UnsafeRawPointer(data + y * stride).assumingMemoryBound(to: UInt32.self)
-            for x in 0..<w {
-                let p = row[x]
-                let o = (y * w + x) * 3
-                pixels[o] = UInt8((p >> 16) & 0xff)
-                pixels[o + 1] = UInt8((p >> 8) & 0xff)
-                pixels[o + 2] = UInt8(p & 0xff)
-            }
+        for i in 0..<(w * h) {
+            let p = argb[i]
+            pixels[3 * i] = UInt8((p >> 16) & 0xff)
+            pixels[3 * i + 1] = UInt8((p >> 8) & 0xff)
+            pixels[3 * i + 2] = UInt8(p & 0xff)
         }
         return RGBImage(width: w, height: h, pixels: pixels)
     }
