@@ -57,7 +57,9 @@ final class ZipArchive {
                     throw ZipArchiveError.corrupt(path: path, reason: "its central directory does not match its entries")
                 }
                 throw ZipArchiveError.notZip(path: path)
-            case ZIP_ER_OPEN, ZIP_ER_NOENT where !FileManager.default.isReadableFile(atPath: path):
+            case ZIP_ER_OPEN:
+                throw ZipArchiveError.cannotOpen(path: path, reason: Self.message(code: code))
+            case ZIP_ER_NOENT where !FileManager.default.isReadableFile(atPath: path):
                 throw ZipArchiveError.cannotOpen(path: path, reason: Self.message(code: code))
             default: throw ZipArchiveError.corrupt(path: path, reason: Self.message(code: code))
             }
