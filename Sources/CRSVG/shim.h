@@ -33,21 +33,27 @@ typedef struct {
     void (*paint)(void *);
 } swrsvg_api;
 
-static swrsvg_api swrsvg_functions;
-static int swrsvg_state;  // 1: loaded, -1: failed
-static char swrsvg_message[512];
+/// The loaded functions and the outcome of loading (state 1: loaded, -1: failed, with a message).
+/// Function-local statics: Swift's importer emits those of a static inline function, not
+/// file-scope ones.
+typedef struct { swrsvg_api api; int state; char message[512]; } swrsvg_library;
 
-static void swrsvg_load_once(void) {
+static inline swrsvg_library *swrsvg_storage(void) {
+    static swrsvg_library library;
+    return &library;
+}
+
+static inline void swrsvg_load_once(void) {
+    swrsvg_library *l = swrsvg_storage();
     void *lib = dlopen("librsvg-2.so.2", RTLD_NOW | RTLD_LOCAL);
     if (!lib) {
-        snprintf(swrsvg_message, sizeof swrsvg_message, "librsvg is not installed (%s)", dlerror());
-        swrsvg_state = -1;
+        snprintf(l->message, sizeof l->message, "librsvg is not installed (%s)", dlerror());
+        l->state = -1;
         return;
     }
-    swrsvg_api *api = &swrsvg_functions;
 #define SWRSVG_SYM(field, name) \
-    if (swrsvg_state == 0 && !(*(void **)&api->field = dlsym(lib, name))) { \
-        snprintf(swrsvg_message, sizeof swrsvg_message, "librsvg-2.so.2 has no %s", name); swrsvg_state = -1; }
+    if (l->state == 0 && !(*(void **)&l->api.field = dlsym(lib, name))) { \
+        snprintf(l->message, sizeof l->message, "librsvg-2.so.2 has no %s", name); l->state = -1; }
     SWRSVG_SYM(handle_new_from_data, "rsvg_handle_new_from_data")
     SWRSVG_SYM(render_document, "rsvg_handle_render_document")
     SWRSVG_SYM(object_unref, "g_object_unref")
@@ -64,7 +70,7 @@ static void swrsvg_load_once(void) {
     SWRSVG_SYM(set_source_rgb, "cairo_set_source_rgb")
     SWRSVG_SYM(paint, "cairo_paint")
 #undef SWRSVG_SYM
-    if (swrsvg_state == 0) swrsvg_state = 1;
+    if (l->state == 0) l->state = 1;
 }
 
 /// The functions, resolved once (thread-safe); NULL with a message in *error (static text) if
@@ -73,8 +79,9 @@ static void swrsvg_load_once(void) {
 static inline const swrsvg_api *swrsvg_load(const char **error) {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, swrsvg_load_once);
-    if (swrsvg_state < 0) { *error = swrsvg_message; return NULL; }
-    return &swrsvg_functions;
+    swrsvg_library *l = swrsvg_storage();
+    if (l->state < 0) { *error = l->message; return NULL; }
+    return &l->api;
 }
 
 /// Renders an SVG document (UTF-8 bytes) with librsvg on an opaque white background, scaled to
