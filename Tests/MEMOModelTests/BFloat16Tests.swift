@@ -97,13 +97,21 @@ struct BFloat16Tests {
         globalAveragePoolBackward(df, width: 40, offset: 8, into: x32)
         globalAveragePoolBackward(df, width: 40, offset: 8, into: x16)
         #expect(x16.toTensor() == x32.toTensor())
+        // The masks (bytes, whatever the activation's precision) applied to float32 ones; a bf16
+        // gradient through oneDNN's bf16 kernel only where the CPU runs bf16 (elsewhere oneDNN
+        // 2.6 has no such kernel, and bf16 is refused before it would be needed).
         let m32 = ReLUMask(Self.activation(t, .float32)), m16 = ReLUMask(Self.activation(t, .bfloat16))
         let ones = Tensor(repeating: 1, shape: t.shape)
-        let o32 = Self.activation(ones, .float32), o16 = Self.activation(ones, .bfloat16)
-        m32.apply(o32, into: o32)
-        m16.apply(o16, into: o16)
-        #expect(o16.toTensor() == o32.toTensor())
-        #expect(o32.toTensor().data == t.data.map { $0 > 0 ? 1 : 0 })
+        let through32 = Self.activation(ones, .float32), through16 = Self.activation(ones, .float32)
+        m32.apply(through32, into: through32)
+        m16.apply(through16, into: through16)
+        #expect(through32.toTensor().data == t.data.map { $0 > 0 ? 1 : 0 })
+        #expect(through16.toTensor() == through32.toTensor())
+        if Precision.bfloat16Supported {
+            let o16 = Self.activation(ones, .bfloat16)
+            m16.apply(o16, into: o16)
+            #expect(o16.toTensor() == through32.toTensor())
+        }
     }
 
     /// Two identical memo_resnet14 networks in MEMO's stage-1 state (generalized blocks training
