@@ -52,21 +52,18 @@ def run(net_name, k, batch, inference_batch, side, steps, repeats, classes=10):
         for e in net.AdaptiveExtractors[:-1]:
             e.eval()
 
-    train_step()
-    train = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            train_step()
-        train.append(steps * batch / (time.perf_counter() - t0))
-    infer_step()
-    infer = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            infer_step()
-        infer.append(steps * inference_batch / (time.perf_counter() - t0))
-    return train, infer
+    def rates(step, images):
+        """Images/s of `repeats` timings of `steps` calls, after one warm-up call."""
+        step()
+        out = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                step()
+            out.append(steps * images / (time.perf_counter() - t0))
+        return out
+
+    return rates(train_step, batch), rates(infer_step, inference_batch)
 
 
 def main():
