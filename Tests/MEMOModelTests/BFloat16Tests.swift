@@ -265,6 +265,10 @@ struct BFloat16Tests {
         #expect(try CheckpointModel.read(dir + "/" + Checkpoint.fileName(stage: 1), classMeans: false).network.precision == .bfloat16)
         let again = try EvaluateReport.run(checkpoint: last, path: "stage-01.h5", dataset: TinyRun.dataset())
         #expect(again.cnnDiffering == 0 && again.nmeDiffering == 0 && again.evaluation == last.evaluation)
+        // A resume continues in bf16 (the rebuilt network takes the run's precision).
+        let resumed = try TinyRun.trainer(config: c)
+        try resumed.restore(from: [try Checkpoint.read(dir + "/" + Checkpoint.fileName(stage: 0)), last])
+        #expect(resumed.network.precision == .bfloat16)
         #expect(t.results.count == 2 && t.results.allSatisfy { $0.evaluation.cnn.top1.isFinite && $0.evaluation.cnn.top1 > 0 })
     }
 }

@@ -58,7 +58,6 @@ extension MEMOTrainer {
                 + "(\(trainLabels.count) training images); the dataset differs from the run's")
         }
         network = try last.makeNetwork()
-        network.precision = config.precision ?? .float32
         memory = last.memory
         classMeans = last.classMeans
         rng = MEMORandom(state: last.rngState)
